@@ -1,0 +1,238 @@
+// Domain types shared by the engine, the adapters, the backends and the champion stores.
+// Config types are inferred from the schema in config/schema.ts (the single source).
+import type { Config, MetricRule, ModelConfig, TrainSpec } from './config/schema.js'
+
+export type { Config, MetricRule, ModelConfig, TrainSpec }
+
+/** A flat set of evaluation metrics, as written by training. */
+export type Metrics = Record<string, number>
+
+export type EventName = 'pull_request' | 'push' | 'schedule' | 'workflow_dispatch'
+
+export type Mode = 'auto' | 'gate' | 'retrain' | 'validate' | 'plan' | 'reconcile'
+
+/** Where a message or problem points in a file (1-based line and column). */
+export interface SourcePosition {
+  file: string
+  line: number
+  col: number
+  endLine?: number
+  endCol?: number
+}
+
+export interface ConfigProblem extends SourcePosition {
+  message: string
+}
+
+/** Logging seam: the action maps it onto @actions/core, the CLI onto the terminal. */
+export interface Logger {
+  info(message: string): void
+  warning(message: string, at?: SourcePosition): void
+  error(message: string, at?: SourcePosition): void
+  debug(message: string): void
+  /** Fold the output of `fn` into a named section. */
+  group<T>(name: string, fn: () => Promise<T>): Promise<T>
+  /** Mask a secret in every later line of output. */
+  secret(value: string): void
+}
+
+/** What a training run is told about itself; every field reaches training as an env var / job parameter. */
+export interface TrainingContext {
+  /** owner/name of the repository whose code is trained. */
+  repo: string
+  sha: string
+  ref: string
+  environment: string
+  model: string
+  /** ml-promote's own id for this training: stable across re-runs of the same workflow run. */
+  runId: string
+  /** Deterministic key of (repo, sha, model, environment), ≤64 chars: re-runs never train twice. */
+  idempotencyKey: string
+  /** Directory where training writes its outputs (absolute). */
+  outputDir: string
+  /** Working directory of the checked-out repository (absolute). */
+  workspace: string
+  /** Aborted on workflow cancellation (SIGINT/SIGTERM) or when the timeout passes. */
+  signal: AbortSignal
+  /** Wall-clock deadline (epoch ms) for the whole training, including waiting. */
+  deadline: number
+  log: Logger
+}
+
+/** The environment variables every backend hands to training (DESIGN: never interpolated into commands). */
+export function trainingEnv(ctx: TrainingContext): Record<string, string> {
+  return {
+    ML_PROMOTE_ENVIRONMENT: ctx.environment,
+    ML_PROMOTE_MODEL: ctx.model,
+    ML_PROMOTE_SHA: ctx.sha,
+    ML_PROMOTE_REF: ctx.ref,
+    ML_PROMOTE_RUN_ID: ctx.runId,
+    ML_PROMOTE_OUTPUT_DIR: ctx.outputDir
+  }
+}
+
+/** A training run as the backend knows it. */
+export interface RemoteRun {
+  backend: string
+  /** The backend's own id (Databricks run_id, Actions run id, dag_run_id, pid…). */
+  id: string
+  /** Where a person can watch the run. */
+  url?: string
+  /** True when start() found the run already started by an earlier attempt (idempotency). */
+  attached?: boolean
+  /** Backend-specific data needed by status/metrics/cancel (kept JSON-serialisable for the post step). */
+  data?: Record<string, unknown>
+}
+
+export type RunStatus =
+  | { state: 'queued' | 'running'; message?: string }
+  | { state: 'succeeded'; message?: string }
+  | { state: 'failed' | 'cancelled' | 'timed_out'; message: string }
+
+/** A place where training runs. One implementation per file in src/backends/. */
+export interface Backend {
+  readonly name: string
+  /** Start (or attach to the already started) training for ctx. Must be idempotent on ctx.idempotencyKey. */
+  start(ctx: TrainingContext): Promise<RemoteRun>
+  /** One look at the run's state. Transient errors may throw; the wait engine retries them. */
+  status(run: RemoteRun, ctx: TrainingContext): Promise<RunStatus>
+  /** Ask the backend to stop the run. Best effort, must not throw for an already finished run. */
+  cancel(run: RemoteRun, ctx: TrainingContext): Promise<void>
+  /** The metrics of a succeeded run. Throws a TrainingError when they are missing or malformed. */
+  metrics(run: RemoteRun, ctx: TrainingContext): Promise<Metrics>
+}
+
+/** A training failure the user can act on; carries the remote run's URL where there is one. */
+export class TrainingError extends Error {
+  constructor(
+    message: string,
+    readonly run?: RemoteRun,
+    readonly detail?: string
+  ) {
+    super(message)
+    this.name = 'TrainingError'
+  }
+}
+
+/** The model currently serving an environment. */
+export interface Champion {
+  model: string
+  environment: string
+  metrics: Metrics
+  sha: string
+  ref?: string
+  runId: string
+  runUrl?: string
+  /** ISO timestamp. */
+  promotedAt: string
+  /** Store-specific identifier (deployment id, model version…). */
+  ref_id?: string
+}
+
+/** A trained, evaluated model that may become the champion. */
+export interface Candidate {
+  model: string
+  environment: string
+  metrics: Metrics
+  sha: string
+  ref: string
+  runId: string
+  runUrl?: string
+}
+
+export interface Promotion {
+  candidate: Candidate
+  gate: GateResult
+  /** ISO timestamp. */
+  at: string
+  outcome: 'promoted' | 'rejected'
+}
+
+/** Where champions and the promotion history live. One implementation per file in src/champions/. */
+export interface ChampionStore {
+  readonly name: string
+  champion(model: string, environment: string): Promise<Champion | undefined>
+  /** Record a passing candidate as the environment's champion. */
+  promote(candidate: Candidate, gate: GateResult): Promise<Champion>
+  /** Record a failed candidate; the champion stays. */
+  reject(candidate: Candidate, gate: GateResult): Promise<void>
+  /** Newest first. */
+  history(model: string, environment: string): Promise<Promotion[]>
+}
+
+export type MetricOutcome = 'pass' | 'fail'
+
+export interface MetricVerdict {
+  metric: string
+  candidate: number | undefined
+  champion: number | undefined
+  /** candidate − champion, when both exist. */
+  delta: number | undefined
+  /** Human-readable rule, e.g. "≥ 0.90, Δ ≥ −0.005". */
+  rule: string
+  outcome: MetricOutcome
+  /** Why it passed or failed, one sentence. */
+  reason: string
+}
+
+export interface GateResult {
+  verdict: MetricOutcome
+  hasChampion: boolean
+  metrics: MetricVerdict[]
+  /** Extra lines for the report, e.g. "No champion yet: thresholds only." */
+  notes: string[]
+}
+
+export type PlannedAction = 'gate' | 'retrain' | 'skip'
+
+export interface PlannedModel {
+  model: string
+  environment: string | undefined
+  action: PlannedAction
+  reason: string
+}
+
+export interface PlanInput {
+  event: EventName
+  /** Branch the event happened on (push/schedule/dispatch) or the PR's base branch's head branch. */
+  branch: string
+  /** For pull_request: the base branch the PR targets. */
+  base?: string
+  /** Files changed by the PR / push; undefined = unknown (all models concerned). */
+  changedFiles?: string[]
+  /** workflow_dispatch / explicit input: environment to act on. */
+  environment?: string
+  /** Filter by model name (the `models` input). */
+  models?: string[]
+  /** Explicit mode; `auto` derives it from the event. */
+  mode: Mode
+}
+
+export interface Plan {
+  event: EventName
+  mode: Mode
+  kind: 'gate' | 'retrain' | 'none'
+  environment: string | undefined
+  items: PlannedModel[]
+  /** Why the plan is what it is (one line for the summary). */
+  reason: string
+}
+
+export type Verdict = 'pass' | 'fail' | 'skipped'
+
+/** What happened to one model in one run; serialised into the `results` output. */
+export interface ModelResult {
+  model: string
+  environment: string | undefined
+  action: PlannedAction
+  verdict: Verdict | 'error'
+  reason: string
+  run?: { backend: string; id: string; url?: string; attached?: boolean }
+  metrics?: Metrics
+  champion?: { metrics: Metrics; sha: string; runUrl?: string; promotedAt: string }
+  gate?: GateResult
+  promoted: boolean
+  /** Set when the result was reused from an earlier gate of the same commit. */
+  reused?: boolean
+  durationMs?: number
+}
