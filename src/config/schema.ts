@@ -6,24 +6,59 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"')
 
+// Every URL in the config is an API endpoint; other schemes (mailto:, file:) are always a mistake.
+// The pattern repeats the protocol rule for the JSON Schema, which cannot see zod's check.
+const httpUrl = z.url({ protocol: /^https?$/ }).meta({ pattern: '^https?://' })
+
+// Refinements do not reach the JSON Schema; minProperties says the same thing to editors.
+const nonEmpty = { minProperties: 1 }
+
 const commandTrain = z
   .strictObject({
     backend: z.literal('command'),
-    run: z.string().min(1).describe('Command run by the runner shell; context arrives as ML_PROMOTE_* env vars.'),
-    metrics: z.string().min(1).describe('Path (relative to working_directory) of the flat JSON metrics file the command writes.'),
-    working_directory: z.string().min(1).optional().describe('Directory the command runs in (default: repository root).'),
-    shell: z.enum(['bash', 'sh']).optional().describe('Shell that runs `run` (default bash, sh where bash is absent).'),
-    env: z.record(z.string(), z.string()).optional().describe('Extra environment variables for training.')
+    run: z
+      .string()
+      .min(1)
+      .describe('Command run by the runner shell; context arrives as ML_PROMOTE_* env vars.'),
+    metrics: z
+      .string()
+      .min(1)
+      .describe(
+        'Path (relative to working_directory) of the flat JSON metrics file the command writes.'
+      ),
+    working_directory: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Directory the command runs in (default: repository root).'),
+    shell: z
+      .enum(['bash', 'sh'])
+      .optional()
+      .describe('Shell that runs `run` (default bash, sh where bash is absent).'),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Extra environment variables for training.')
   })
   .describe('Train on the runner.')
 
 const databricksTrain = z
   .strictObject({
     backend: z.literal('databricks'),
-    host: z.url().optional().describe('Workspace URL (default: $DATABRICKS_HOST).'),
-    job: z.union([z.string().min(1), z.int().positive()]).describe('Job name (exact) or numeric job id.'),
-    metrics_task: z.string().min(1).optional().describe('Task whose notebook exit value is the metrics JSON.'),
-    mlflow_run_task: z.string().min(1).optional().describe('Task whose notebook exit value is an MLflow run id to read metrics from.'),
+    host: httpUrl.optional().describe('Workspace URL (default: $DATABRICKS_HOST).'),
+    job: z
+      .union([z.string().min(1), z.int().positive()])
+      .describe('Job name (exact) or numeric job id.'),
+    metrics_task: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Task whose notebook exit value is the metrics JSON.'),
+    mlflow_run_task: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Task whose notebook exit value is an MLflow run id to read metrics from.'),
     parameters: z.record(z.string(), z.string()).optional().describe('Extra job parameters.')
   })
   .describe('Run a Databricks job (Jobs API 2.2).')
@@ -31,11 +66,25 @@ const databricksTrain = z
 const githubWorkflowTrain = z
   .strictObject({
     backend: z.literal('github-workflow'),
-    repository: z.string().regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name').optional().describe('Repository of the workflow (default: this one).'),
+    repository: z
+      .string()
+      .regex(/^[^/\s]+\/[^/\s]+$/, 'must be owner/name')
+      .optional()
+      .describe('Repository of the workflow (default: this one).'),
     workflow: z.string().min(1).describe('Workflow file name or id.'),
-    ref: z.string().min(1).optional().describe('Ref to run the workflow on (default: the commit being trained, this repository only).'),
+    ref: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Ref to run the workflow on (default: the commit being trained, this repository only).'
+      ),
     inputs: z.record(z.string(), z.string()).optional().describe('Extra workflow_dispatch inputs.'),
-    artifact: z.string().min(1).default('ml-promote-metrics').describe('Artifact holding the metrics file.'),
+    artifact: z
+      .string()
+      .min(1)
+      .default('ml-promote-metrics')
+      .describe('Artifact holding the metrics file.'),
     metrics: z.string().min(1).default('metrics.json').describe('Metrics file inside the artifact.')
   })
   .describe('Dispatch a GitHub Actions workflow.')
@@ -43,10 +92,17 @@ const githubWorkflowTrain = z
 const airflowTrain = z
   .strictObject({
     backend: z.literal('airflow'),
-    url: z.url().describe('Airflow base URL (the REST API is under /api/v1 or /api/v2).'),
+    url: httpUrl.describe('Airflow base URL (the REST API is under /api/v1 or /api/v2).'),
     dag: z.string().min(1).describe('DAG id.'),
-    api_version: z.union([z.literal(1), z.literal(2)]).default(2).describe('REST API version.'),
-    metrics_task: z.string().min(1).default('evaluate').describe('Task whose XCom holds the metrics JSON.'),
+    api_version: z
+      .union([z.literal(1), z.literal(2)])
+      .default(2)
+      .describe('REST API version.'),
+    metrics_task: z
+      .string()
+      .min(1)
+      .default('evaluate')
+      .describe('Task whose XCom holds the metrics JSON.'),
     metrics_key: z.string().min(1).default('return_value').describe('XCom key of the metrics JSON.')
   })
   .describe('Trigger an Airflow DAG run.')
@@ -63,22 +119,48 @@ export const BACKENDS = ['command', 'databricks', 'github-workflow', 'airflow'] 
 /** Per-environment overrides: any train field; a different `backend` replaces the default. */
 export const trainOverride = z
   .record(z.string(), z.unknown())
-  .describe('Train fields for one environment; when `backend` differs from the default the default is replaced, else merged.')
+  .describe(
+    'Train fields for one environment; when `backend` differs from the default the default is replaced, else merged.'
+  )
 
 export const metricRule = z
   .strictObject({
-    threshold: z.number().optional().describe('Absolute bound the candidate must meet (≥, or ≤ when greater_is_better is false).'),
-    min_absolute_change: z.number().optional().describe('Least improvement over the champion; negative = tolerated drop.'),
-    min_relative_change: z.number().optional().describe('Least relative improvement over the champion (0.01 = 1%); negative = tolerated drop.'),
+    threshold: z
+      .number()
+      .optional()
+      .describe(
+        'Absolute bound the candidate must meet (≥, or ≤ when greater_is_better is false).'
+      ),
+    min_absolute_change: z
+      .number()
+      .optional()
+      .describe('Least improvement over the champion; negative = tolerated drop.'),
+    min_relative_change: z
+      .number()
+      .optional()
+      .describe(
+        'Least relative improvement over the champion (0.01 = 1%); negative = tolerated drop.'
+      ),
     greater_is_better: z.boolean().default(true).describe('Direction of the metric.')
   })
   .describe('MLflow MetricThreshold semantics.')
 
 export const championsSpec = z
   .strictObject({
-    store: z.enum(['auto', 'file', 'github', 'mlflow']).default('auto').describe('auto = github in Actions, file locally.'),
-    tracking_uri: z.url().optional().describe('MLflow tracking server (mlflow store; default $MLFLOW_TRACKING_URI or $DATABRICKS_HOST).'),
-    registered_model: z.string().min(1).optional().describe('Registered model name template; {model} and {environment} are replaced.'),
+    store: z
+      .enum(['auto', 'file', 'github', 'mlflow'])
+      .default('auto')
+      .describe('auto = github in Actions, file locally.'),
+    tracking_uri: httpUrl
+      .optional()
+      .describe(
+        'MLflow tracking server (mlflow store; default $MLFLOW_TRACKING_URI or $DATABRICKS_HOST).'
+      ),
+    registered_model: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Registered model name template; {model} and {environment} are replaced.'),
     unity_catalog: z.boolean().default(false).describe('Use Unity Catalog alias endpoints.')
   })
   .describe('Where champions are recorded.')
@@ -89,27 +171,48 @@ export const environmentSpec = z.strictObject({
 })
 
 export const modelSpec = z.strictObject({
-  paths: z.array(z.string().min(1)).default([]).describe('Globs; only changes here concern this model (default: every change).'),
-  metric_names: z.array(z.string().min(1)).optional().describe('Metrics training writes; gate entries must name one of them.'),
+  paths: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('Globs; only changes here concern this model (default: every change).'),
+  metric_names: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Metrics training writes; gate entries must name one of them.'),
   train: trainSpec,
-  environments: z.record(z.string(), trainOverride).default({}),
-  gate: z.record(z.string(), metricRule).refine((g) => Object.keys(g).length > 0, 'must name at least one metric')
+  environments: z
+    .record(z.string(), trainOverride)
+    .default({})
+    .describe('Per-environment overrides of `train`, keyed by environment name.'),
+  gate: z
+    .record(z.string(), metricRule)
+    .refine((g) => Object.keys(g).length > 0, 'must name at least one metric')
+    .meta(nonEmpty)
+    .describe('Rules every candidate must pass, keyed by metric name.')
 })
 
 export const configSchema = z
   .strictObject({
     version: z.literal(1).describe('Config format version.'),
-    gate_environment: z.string().optional().describe('Where pull requests are trained and gated (default: first environment).'),
+    gate_environment: z
+      .string()
+      .optional()
+      .describe('Where pull requests are trained and gated (default: first environment).'),
     champions: championsSpec.optional(),
     environments: z
       .record(name, environmentSpec)
       .refine((e) => Object.keys(e).length > 0, 'must declare at least one environment')
+      .meta(nonEmpty)
       .describe('Environments in promotion order.'),
     models: z
       .record(name, modelSpec)
       .refine((m) => Object.keys(m).length > 0, 'must declare at least one model')
+      .meta(nonEmpty)
+      .describe('Models, each trained and gated in every environment.')
   })
-  .describe('ml-promote pipeline config')
+  .describe(
+    'Config of ml-promote (.github/ml-promote.yml): environments in promotion order, and for each model how it is trained in every environment and the gate it must pass to become its champion.'
+  )
 
 export type RawConfig = z.infer<typeof configSchema>
 export type TrainSpec = z.infer<typeof trainSpec>
