@@ -11,5 +11,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }]
     }
+  },
+  {
+    // Tests and fakes handle raw webhook payloads and API bodies.
+    files: ['__tests__/**', 'test/**', 'bench/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' }
   }
 )

@@ -235,4 +235,6 @@ export interface ModelResult {
   /** Set when the result was reused from an earlier gate of the same commit. */
   reused?: boolean
   durationMs?: number
+  /** Last lines of training output or the backend's error detail, for errors. */
+  detail?: string
 }

@@ -1,0 +1,312 @@
+// The promotion engine shared by both adapters: for each planned model, train in the planned
+// environment, gate against that environment's champion, and record the outcome. Side effects go
+// through the Backend and ChampionStore interfaces only.
+import { createHash } from 'node:crypto'
+import path from 'node:path'
+import { evaluateGate } from './gate.js'
+import type {
+  Backend,
+  Candidate,
+  Champion,
+  Config,
+  Logger,
+  ModelConfig,
+  ModelResult,
+  Plan,
+  PlannedModel,
+  RemoteRun,
+  RunStatus,
+  TrainingContext,
+  TrainSpec
+} from './types.js'
+import { TrainingError } from './types.js'
+import type { ChampionStore } from './types.js'
+import { waitForRun } from './wait.js'
+
+/** A backend that can await its run directly (local processes) instead of being polled. */
+interface WaitingBackend extends Backend {
+  wait?(run: RemoteRun, ctx: TrainingContext): Promise<RunStatus>
+}
+
+export interface RunContext {
+  /** owner/name */
+  repo: string
+  sha: string
+  ref: string
+  /** Repository checkout; training runs relative to it. */
+  workspace: string
+  /** Stable id of this workflow run (GITHUB_RUN_ID; re-runs keep it) or of a local run. */
+  runId: string
+  /** Directory under which each training gets its own output directory. */
+  outputRoot: string
+  /**
+   * The branch whose code is checked out, for retrains not triggered by a push (schedule, manual):
+   * an environment only ever trains the code of its own branch.
+   */
+  checkedOutBranch?: string
+}
+
+export interface EngineHooks {
+  /** Training has started (remote run known). */
+  started?(item: PlannedModel, run: RemoteRun): Promise<void>
+  /** Training has finished, whatever its outcome. */
+  finished?(item: PlannedModel, run: RemoteRun): Promise<void>
+}
+
+export interface EngineOptions {
+  config: Config
+  plan: Plan
+  context: RunContext
+  backendFor(model: ModelConfig, environment: string): Backend
+  store: ChampionStore
+  log: Logger
+  signal: AbortSignal
+  /** Epoch ms by which every training must have finished. */
+  deadline: number
+  hooks?: EngineHooks
+}
+
+/**
+ * The idempotency key of one training: the same (repo, sha, model, environment) within the same
+ * workflow run (re-runs keep GITHUB_RUN_ID) maps to the same key, so a re-run attaches to the
+ * training it already started; a later scheduled run, with newer data, trains anew.
+ */
+export function idempotencyKey(
+  repo: string,
+  sha: string,
+  model: string,
+  env: string,
+  runId: string
+): string {
+  return createHash('sha256').update([repo, sha, model, env, runId].join('\0')).digest('hex')
+}
+
+function championView(c: Champion | undefined): ModelResult['champion'] {
+  return c && { metrics: c.metrics, sha: c.sha, runUrl: c.runUrl, promotedAt: c.promotedAt }
+}
+
+function runView(run: RemoteRun): ModelResult['run'] {
+  return { backend: run.backend, id: run.id, url: run.url, attached: run.attached }
+}
+
+/** Local trainings share the runner's cores; remote ones run side by side. */
+function makeLocalQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve()
+  return <T>(fn: () => Promise<T>) => {
+    const next = tail.then(fn, fn)
+    tail = next.catch(() => undefined)
+    return next
+  }
+}
+
+export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
+  const local = makeLocalQueue()
+  const models = new Map(opts.config.models.map((m) => [m.name, m]))
+  return Promise.all(
+    opts.plan.items.map(async (item) => {
+      const model = models.get(item.model)
+      if (item.action === 'skip' || !model || !item.environment) {
+        return {
+          model: item.model,
+          environment: item.environment,
+          action: item.action,
+          verdict: 'skipped',
+          reason: item.reason,
+          promoted: false
+        } satisfies ModelResult
+      }
+      const spec = model.train[item.environment]
+      const runIt = () => trainAndGate(opts, item, model)
+      return spec?.backend === 'command' ? local(runIt) : runIt()
+    })
+  )
+}
+
+async function trainAndGate(
+  opts: EngineOptions,
+  item: PlannedModel,
+  model: ModelConfig
+): Promise<ModelResult> {
+  const env = item.environment as string
+  const { context, log, store } = opts
+  const base = { model: model.name, environment: env, action: item.action, promoted: false }
+  if (item.action === 'gate') {
+    const reused = await reusePassedGate(store, model.name, env, context.sha).catch((e: Error) => {
+      log.warning(`could not look for an earlier gate of ${context.sha.slice(0, 7)}: ${e.message}`)
+      return undefined
+    })
+    if (reused) return reused
+  }
+
+  const begun = Date.now()
+  let champion: Champion | undefined
+  const envBranch = opts.config.environments.find((e) => e.name === env)?.branch
+  if (
+    item.action === 'retrain' &&
+    context.checkedOutBranch &&
+    envBranch &&
+    context.checkedOutBranch !== envBranch
+  ) {
+    return {
+      ...base,
+      verdict: 'error',
+      reason: `${env} trains the code on "${envBranch}", but "${context.checkedOutBranch}" is checked out; check out "${envBranch}" for this environment (see the scheduled retrain recipe)`
+    }
+  }
+  const backend = opts.backendFor(model, env) as WaitingBackend
+  const ctx: TrainingContext = {
+    repo: context.repo,
+    sha: context.sha,
+    ref: context.ref,
+    environment: env,
+    model: model.name,
+    runId: context.runId,
+    idempotencyKey: idempotencyKey(context.repo, context.sha, model.name, env, context.runId),
+    outputDir: outputDir(model.train[env]!, context, env, model.name),
+    workspace: context.workspace,
+    signal: opts.signal,
+    deadline: opts.deadline,
+    log
+  }
+
+  let run: RemoteRun | undefined
+  try {
+    champion = await store.champion(model.name, env)
+    run = await backend.start(ctx)
+    log.info(
+      `${model.name} [${env}]: training started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`
+    )
+    await opts.hooks?.started?.(item, run)
+    const status = backend.wait ? await backend.wait(run, ctx) : await waitForRun(backend, run, ctx)
+    if (status.state !== 'succeeded') {
+      if (status.state !== 'failed') await cancelQuietly(backend, run, ctx)
+      const where = run.url ? ` (${run.url})` : ''
+      return {
+        ...base,
+        verdict: 'error',
+        reason: `training ${status.state === 'failed' ? 'failed' : status.state.replace('_', ' ')}: ${firstLine(status.message)}${where}`,
+        detail: restLines(status.message),
+        run: runView(run),
+        champion: championView(champion),
+        durationMs: Date.now() - begun
+      }
+    }
+    const metrics = await backend.metrics(run, ctx)
+    const gate = evaluateGate(model.gate, metrics, champion?.metrics)
+    const candidate: Candidate = {
+      model: model.name,
+      environment: env,
+      metrics,
+      sha: context.sha,
+      ref: context.ref,
+      runId: context.runId,
+      runUrl: run.url
+    }
+    let promoted = false
+    if (item.action === 'retrain') {
+      if (gate.verdict === 'pass') {
+        await store.promote(candidate, gate)
+        promoted = true
+      } else {
+        await store.reject(candidate, gate)
+      }
+    }
+    const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
+    return {
+      ...base,
+      verdict: gate.verdict,
+      reason:
+        gate.verdict === 'pass'
+          ? promoted
+            ? `promoted to champion of ${env}`
+            : `passed the ${env} gate`
+          : `gate failed on ${failed.join(', ')}${item.action === 'retrain' ? `; the ${env} champion stays` : ''}`,
+      run: runView(run),
+      metrics,
+      champion: championView(champion),
+      gate,
+      promoted,
+      durationMs: Date.now() - begun
+    }
+  } catch (e) {
+    if (run && opts.signal.aborted) await cancelQuietly(backend, run, ctx)
+    const err = e as Error
+    const url = (e instanceof TrainingError ? e.run?.url : undefined) ?? run?.url
+    return {
+      ...base,
+      verdict: 'error',
+      reason: `${err.message}${url && !err.message.includes(url) ? ` (${url})` : ''}`,
+      detail: e instanceof TrainingError ? e.detail : undefined,
+      run: run && runView(run),
+      champion: championView(champion),
+      durationMs: Date.now() - begun
+    }
+  } finally {
+    if (run) await opts.hooks?.finished?.(item, run)
+  }
+}
+
+/**
+ * Where training writes: for the command backend, the folder of the metrics file the config
+ * names (so the file lands where it is read); for remote backends, a scratch folder per training.
+ */
+function outputDir(spec: TrainSpec, context: RunContext, env: string, model: string): string {
+  if (spec.backend === 'command') {
+    return path.dirname(
+      path.resolve(context.workspace, spec.working_directory ?? '.', spec.metrics)
+    )
+  }
+  return path.resolve(context.outputRoot, env, model)
+}
+
+async function cancelQuietly(
+  backend: Backend,
+  run: RemoteRun,
+  ctx: TrainingContext
+): Promise<void> {
+  try {
+    await backend.cancel(run, ctx)
+    ctx.log.info(`${ctx.model} [${ctx.environment}]: cancelled ${backend.name} run ${run.id}`)
+  } catch (e) {
+    ctx.log.warning(
+      `could not cancel ${backend.name} run ${run.id}${run.url ? ` (${run.url})` : ''}: ${(e as Error).message}`
+    )
+  }
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? '').split('\n')[0] ?? ''
+}
+
+function restLines(s: string | undefined): string | undefined {
+  const rest = (s ?? '').split('\n').slice(1).join('\n').trim()
+  return rest || undefined
+}
+
+/**
+ * A pull request whose head commit already passed this environment's gate (e.g. main → release,
+ * whose head was promoted in staging when it was pushed to main) is not trained again.
+ */
+async function reusePassedGate(
+  store: ChampionStore,
+  model: string,
+  environment: string,
+  sha: string
+): Promise<ModelResult | undefined> {
+  const passed = (await store.history(model, environment)).find(
+    (p) => p.candidate.sha === sha && p.gate.verdict === 'pass'
+  )
+  if (!passed) return undefined
+  return {
+    model,
+    environment,
+    action: 'gate',
+    verdict: 'pass',
+    reason: `commit ${sha.slice(0, 7)} already passed the ${environment} gate on ${passed.at.slice(0, 10)}`,
+    run: { backend: 'earlier run', id: passed.candidate.runId, url: passed.candidate.runUrl },
+    metrics: passed.candidate.metrics,
+    gate: passed.gate,
+    promoted: false,
+    reused: true
+  }
+}

@@ -1,0 +1,59 @@
+// Reads and validates the action's inputs once; the rest of the code trusts the result.
+import * as core from '@actions/core'
+import type { Mode } from './types.js'
+
+export interface Inputs {
+  config: string
+  mode: Mode
+  environment?: string
+  models?: string[]
+  token: string
+  wait: boolean
+  timeoutMinutes: number
+}
+
+const MODES: Mode[] = ['auto', 'gate', 'retrain', 'validate', 'plan', 'reconcile']
+/** Hosted jobs end at 6 h; leave room to report and cancel. */
+export const MAX_TIMEOUT_MINUTES = 350
+
+export function getInputs(): Inputs {
+  const problems: string[] = []
+  const mode = (core.getInput('mode') || 'auto') as Mode
+  if (!MODES.includes(mode))
+    problems.push(`input mode must be one of ${MODES.join(', ')} (got "${mode}")`)
+  const timeoutText = core.getInput('timeout-minutes') || '330'
+  const timeoutMinutes = Number(timeoutText)
+  if (!Number.isFinite(timeoutMinutes) || timeoutMinutes <= 0) {
+    problems.push(`input timeout-minutes must be a positive number (got "${timeoutText}")`)
+  } else if (timeoutMinutes > MAX_TIMEOUT_MINUTES) {
+    core.warning(
+      `timeout-minutes ${timeoutMinutes} exceeds what a hosted job can wait; using ${MAX_TIMEOUT_MINUTES}`
+    )
+  }
+  let wait = true
+  try {
+    wait = core.getBooleanInput('wait')
+  } catch {
+    if (core.getInput('wait'))
+      problems.push(`input wait must be true or false (got "${core.getInput('wait')}")`)
+  }
+  if (!wait)
+    problems.push('input wait: false is not supported in this release; training is always awaited')
+  if (problems.length) throw new Error(problems.join('; '))
+  const models = core
+    .getInput('models')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+  const token = core.getInput('github-token') || process.env.GITHUB_TOKEN || ''
+  if (token) core.setSecret(token)
+  return {
+    config: core.getInput('config') || '.github/ml-promote.yml',
+    mode,
+    environment: core.getInput('environment') || undefined,
+    models: models.length ? models : undefined,
+    token,
+    wait,
+    timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES)
+  }
+}

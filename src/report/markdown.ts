@@ -1,0 +1,171 @@
+// Pure rendering of results into Markdown (job summary, check run summary, PR comment) and plain
+// text (terminal). No I/O: the adapters decide where the text goes.
+import { formatNumber } from '../gate.js'
+import type { GateResult, ModelResult, Plan } from '../types.js'
+
+const ICON = { pass: '✅', fail: '❌', skipped: '⏭️', error: '⚠️' } as const
+
+function num(n: number | undefined): string {
+  return n === undefined || !Number.isFinite(n) ? '—' : formatNumber(n)
+}
+
+function signed(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '—'
+  return (n > 0 ? '+' : '') + formatNumber(n)
+}
+
+/** Escape text for a Markdown table cell. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+}
+
+export function gateTable(gate: GateResult): string {
+  const rows = gate.metrics.map(
+    (m) =>
+      `| ${cell(m.metric)} | ${num(m.candidate)} | ${num(m.champion)} | ${signed(m.delta)} | ${cell(m.rule)} | ${m.outcome === 'pass' ? '✅ pass' : '❌ fail'} |`
+  )
+  return [
+    '| Metric | Candidate | Champion | Δ | Rule | Result |',
+    '| --- | ---: | ---: | ---: | --- | --- |',
+    ...rows
+  ].join('\n')
+}
+
+function runLink(r: ModelResult): string {
+  if (!r.run) return ''
+  const label = `${r.run.backend} run ${r.run.id}${r.run.attached ? ' (attached to an earlier start)' : ''}`
+  return r.run.url ? `[${cell(label)}](${r.run.url})` : cell(label)
+}
+
+export function headline(r: ModelResult): string {
+  const env = r.environment ?? '—'
+  switch (r.verdict) {
+    case 'skipped':
+      return `${ICON.skipped} **${r.model}** skipped: ${r.reason}`
+    case 'error':
+      return `${ICON.error} **${r.model}** in \`${env}\`: ${r.reason}`
+    case 'pass':
+      return `${ICON.pass} **${r.model}** passed the \`${env}\` gate${r.promoted ? ' and is the new champion' : ''}`
+    case 'fail':
+      return `${ICON.fail} **${r.model}** failed the \`${env}\` gate${r.action === 'retrain' ? '; the champion stays' : ''}`
+  }
+}
+
+/** One model's section: headline, run link, metric table, notes. */
+export function modelSection(r: ModelResult): string {
+  const parts = [`### ${headline(r)}`]
+  const facts: string[] = []
+  const link = runLink(r)
+  if (link) facts.push(`Training: ${link}`)
+  if (r.reused) facts.push('Result reused from the earlier gate of this commit.')
+  if (r.champion) {
+    facts.push(
+      `Champion: \`${r.champion.sha.slice(0, 7)}\` promoted ${r.champion.promotedAt.slice(0, 10)}` +
+        (r.champion.runUrl ? ` ([run](${r.champion.runUrl}))` : '')
+    )
+  }
+  if (r.durationMs !== undefined) facts.push(`Took ${Math.round(r.durationMs / 100) / 10} s.`)
+  if (facts.length) parts.push(facts.join('  \n'))
+  if (r.gate) {
+    parts.push(gateTable(r.gate))
+    for (const note of r.gate.notes) parts.push(`> ${note}`)
+  }
+  if (r.verdict === 'error' && r.detail) parts.push('```text\n' + r.detail + '\n```')
+  return parts.join('\n\n')
+}
+
+export interface SummaryInput {
+  title: string
+  plan?: Plan
+  results: ModelResult[]
+  notes?: string[]
+}
+
+export function overallVerdict(results: ModelResult[]): 'pass' | 'fail' | 'skipped' {
+  const acted = results.filter((r) => r.verdict !== 'skipped')
+  if (acted.length === 0) return 'skipped'
+  return acted.every((r) => r.verdict === 'pass') ? 'pass' : 'fail'
+}
+
+/** The job summary / CLI report: overview table, then a section per model. */
+export function renderSummary(input: SummaryInput): string {
+  const { results } = input
+  const verdict = overallVerdict(results)
+  const out = [`## ml-promote: ${input.title} — ${ICON[verdict]} ${verdict}`]
+  if (input.plan) out.push(input.plan.reason)
+  for (const note of input.notes ?? []) out.push(`> [!NOTE]\n> ${note}`)
+  if (results.length) {
+    out.push(
+      [
+        '| Model | Environment | Action | Verdict | Promoted |',
+        '| --- | --- | --- | --- | --- |',
+        ...results.map(
+          (r) =>
+            `| ${cell(r.model)} | ${r.environment ?? '—'} | ${r.action} | ${ICON[r.verdict]} ${r.verdict} | ${r.promoted ? 'yes' : 'no'} |`
+        )
+      ].join('\n')
+    )
+  }
+  for (const r of results) if (r.verdict !== 'skipped') out.push(modelSection(r))
+  return out.join('\n\n') + '\n'
+}
+
+/** Plain-text rendering of the same facts for a terminal. */
+export function renderText(input: SummaryInput): string {
+  const lines: string[] = []
+  const verdict = overallVerdict(input.results)
+  lines.push(`ml-promote: ${input.title}: ${verdict.toUpperCase()}`)
+  for (const note of input.notes ?? []) lines.push(`note: ${note}`)
+  for (const r of input.results) {
+    const env = r.environment ?? '-'
+    lines.push('')
+    lines.push(
+      `${r.model} [${env}] ${r.action}: ${r.verdict.toUpperCase()}${r.promoted ? ' (new champion)' : ''} - ${r.reason}`
+    )
+    if (r.run?.url) lines.push(`  run: ${r.run.url}`)
+    if (r.gate) {
+      const table = [['metric', 'candidate', 'champion', 'delta', 'rule', 'result']]
+      for (const m of r.gate.metrics) {
+        table.push([
+          m.metric,
+          num(m.candidate),
+          num(m.champion),
+          signed(m.delta),
+          m.rule,
+          m.outcome
+        ])
+      }
+      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)))
+      for (const row of table)
+        lines.push(
+          '  ' +
+            row
+              .map((c, i) => c.padEnd(widths[i]!))
+              .join('  ')
+              .trimEnd()
+        )
+      for (const note of r.gate.notes) lines.push(`  ${note}`)
+    }
+    if (r.verdict === 'error' && r.detail)
+      lines.push(...r.detail.split('\n').map((l) => `  | ${l}`))
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** What would happen, as a table; `mode: plan` writes it and runs nothing. */
+export function renderPlanMarkdown(p: Plan): string {
+  const rows = p.items.map(
+    (i) => `| ${cell(i.model)} | ${i.environment ?? '—'} | ${i.action} | ${cell(i.reason)} |`
+  )
+  return (
+    [
+      '## ml-promote: plan — nothing was run',
+      '',
+      p.reason,
+      '',
+      '| Model | Environment | Action | Why |',
+      '| --- | --- | --- | --- |',
+      ...rows
+    ].join('\n') + '\n'
+  )
+}
