@@ -1,0 +1,344 @@
+// The `github` champion store: every promotion and rejection is a GitHub Deployment of the
+// candidate's commit to the ml-promote environment, so the repository's Environments page is the
+// promotion history. The champion is the newest of our deployments whose latest status is success.
+import { fitText, isForbidden, type Octokit, type RepoRef } from '../github.js'
+import type {
+  Candidate,
+  Champion,
+  ChampionStore,
+  GateResult,
+  Logger,
+  MetricOutcome,
+  Metrics,
+  Promotion
+} from '../types.js'
+
+const DESCRIPTION_LIMIT = 140
+const PAGE = 100
+
+export interface GithubChampionStoreOptions {
+  /** The workflow run recording the promotion, linked from each deployment status. */
+  runUrl?: string
+  /** The last environment in promotion order: its deployments are marked production ones. */
+  productionEnvironment?: string
+}
+
+/** The deployment task that marks our deployments apart from others (Actions' own are `deploy`). */
+export function deploymentTask(model: string): string {
+  return `ml-promote:${model}`
+}
+
+/** What a deployment's payload records: enough to rebuild the candidate and its gate. */
+interface DeploymentPayload {
+  model: string
+  environment: string
+  outcome: Promotion['outcome']
+  metrics: Metrics
+  run_id: string
+  run_url?: string
+  sha: string
+  ref: string
+  gate: {
+    verdict: MetricOutcome
+    has_champion: boolean
+    metrics: Array<{
+      metric: string
+      candidate?: number
+      champion?: number
+      rule: string
+      outcome: MetricOutcome
+      reason: string
+    }>
+  }
+}
+
+interface Deployment {
+  id: number
+  sha: string
+  task: string
+  environment: string
+  payload: unknown
+  created_at: string
+}
+
+export class GithubChampionStore implements ChampionStore {
+  readonly name = 'github'
+  /** One read per (model, environment) for the life of the store; promote() refreshes it. */
+  private readonly champions = new Map<string, Promise<Champion | undefined>>()
+
+  constructor(
+    private readonly octokit: Octokit,
+    private readonly repo: RepoRef,
+    private readonly log: Logger,
+    private readonly opts: GithubChampionStoreOptions = {}
+  ) {}
+
+  champion(model: string, environment: string): Promise<Champion | undefined> {
+    const key = cacheKey(model, environment)
+    let found = this.champions.get(key)
+    if (!found) {
+      found = this.lookup(model, environment)
+      this.champions.set(key, found)
+      // A failed read is not remembered: the next call asks again.
+      const mine = found
+      mine.catch(() => {
+        if (this.champions.get(key) === mine) this.champions.delete(key)
+      })
+    }
+    return found
+  }
+
+  async promote(candidate: Candidate, gate: GateResult): Promise<Champion> {
+    if (gate.verdict !== 'pass') {
+      throw new Error(
+        `refusing to promote ${candidate.model} in ${candidate.environment}: its gate verdict is ${gate.verdict}`
+      )
+    }
+    const { deployment, payload, at } = await this.record(candidate, gate, 'promoted')
+    const champion = toChampion(deployment, payload, at)
+    this.champions.set(cacheKey(candidate.model, candidate.environment), Promise.resolve(champion))
+    this.log.info(
+      `${candidate.model} [${candidate.environment}]: commit ${candidate.sha.slice(0, 7)} is the champion (deployment ${deployment.id})`
+    )
+    return champion
+  }
+
+  async reject(candidate: Candidate, gate: GateResult): Promise<void> {
+    const { deployment } = await this.record(candidate, gate, 'rejected')
+    this.log.info(
+      `${candidate.model} [${candidate.environment}]: commit ${candidate.sha.slice(0, 7)} rejected (deployment ${deployment.id}); the champion stays`
+    )
+  }
+
+  /**
+   * Newest first, as recorded in the deployments' payloads (no per-deployment status reads, so the
+   * history costs one call per 100 records). `limit` bounds how far back it reads.
+   */
+  async history(model: string, environment: string, limit = 100): Promise<Promotion[]> {
+    const out: Promotion[] = []
+    for await (const deployment of this.deployments(model, environment)) {
+      const payload = readPayload(deployment, model, environment)
+      if (!payload) continue
+      out.push({
+        candidate: toCandidate(deployment, payload),
+        gate: toGate(payload),
+        at: deployment.created_at,
+        outcome: payload.outcome
+      })
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  private async lookup(model: string, environment: string): Promise<Champion | undefined> {
+    for await (const deployment of this.deployments(model, environment)) {
+      const payload = readPayload(deployment, model, environment)
+      // A recorded rejection never held the environment: no need to read its statuses.
+      if (!payload || payload.outcome !== 'promoted') continue
+      const latest = await this.latestStatus(deployment.id)
+      if (latest?.state === 'success') return toChampion(deployment, payload, latest.created_at)
+      this.log.debug(
+        `${model} [${environment}]: deployment ${deployment.id} is not the champion (latest status: ${latest?.state ?? 'none'})`
+      )
+    }
+    return undefined
+  }
+
+  /** Our deployments for (model, environment), newest first, one page at a time. */
+  private async *deployments(model: string, environment: string): AsyncGenerator<Deployment> {
+    const task = deploymentTask(model)
+    const pages = this.octokit.paginate.iterator(this.octokit.rest.repos.listDeployments, {
+      ...this.repo,
+      task,
+      environment,
+      per_page: PAGE
+    })
+    for await (const { data } of pages) {
+      // Filtered again here: the query filters are the server's promise, the task name is ours.
+      const ours = data.filter((d) => d.task === task && d.environment === environment)
+      yield* ours.sort((a, b) => b.id - a.id) as Deployment[]
+    }
+  }
+
+  /**
+   * The deployment's newest status other than `inactive`. GitHub adds `inactive` on its own when
+   * another deployment (any model's, or an Actions job's) succeeds in the same environment; that
+   * says nothing about this model, and this store never writes `inactive` itself.
+   */
+  private async latestStatus(
+    id: number
+  ): Promise<{ state: string; created_at: string } | undefined> {
+    const { data } = await this.octokit.rest.repos.listDeploymentStatuses({
+      ...this.repo,
+      deployment_id: id,
+      per_page: PAGE
+    })
+    return [...data].sort((a, b) => b.id - a.id).find((s) => s.state !== 'inactive')
+  }
+
+  private async record(
+    candidate: Candidate,
+    gate: GateResult,
+    outcome: Promotion['outcome']
+  ): Promise<{ deployment: Deployment; payload: DeploymentPayload; at: string }> {
+    const { model, environment } = candidate
+    const payload = toPayload(candidate, gate, outcome)
+    const description = fitText(describe(candidate, gate, outcome), DESCRIPTION_LIMIT, '…')
+    const logUrl = candidate.runUrl ?? this.opts.runUrl
+    try {
+      const created = await this.octokit.rest.repos.createDeployment({
+        ...this.repo,
+        ref: candidate.sha,
+        task: deploymentTask(model),
+        environment,
+        payload: payload as unknown as Record<string, unknown>,
+        description,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        ...(this.opts.productionEnvironment === undefined
+          ? {}
+          : { production_environment: environment === this.opts.productionEnvironment })
+      })
+      if (!('id' in created.data)) {
+        throw new Error(
+          `GitHub did not create the deployment: ${created.data.message ?? `HTTP ${created.status}`}`
+        )
+      }
+      const deployment = created.data as Deployment
+      const { data: status } = await this.octokit.rest.repos.createDeploymentStatus({
+        ...this.repo,
+        deployment_id: deployment.id,
+        state: outcome === 'promoted' ? 'success' : 'failure',
+        description,
+        // Statuses of other models share the environment: GitHub must not retire this one for them.
+        auto_inactive: false,
+        ...(logUrl ? { log_url: logUrl } : {})
+      })
+      return { deployment, payload, at: status.created_at }
+    } catch (e) {
+      if (isForbidden(e)) {
+        throw new Error(
+          `recording the ${environment} champion of ${model} needs the \`deployments: write\` permission: ${(e as Error).message}`
+        )
+      }
+      throw e
+    }
+  }
+}
+
+function cacheKey(model: string, environment: string): string {
+  return JSON.stringify([model, environment])
+}
+
+function describe(candidate: Candidate, gate: GateResult, outcome: Promotion['outcome']): string {
+  if (outcome === 'promoted') {
+    const metrics = Object.entries(candidate.metrics)
+      .map(([name, value]) => `${name}=${Number(value.toPrecision(4))}`)
+      .join(', ')
+    return `${candidate.model} promoted${metrics ? `: ${metrics}` : ''}`
+  }
+  const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
+  return `${candidate.model} rejected${failed.length ? `: ${failed.join(', ')} failed the gate` : ''}`
+}
+
+function toPayload(
+  candidate: Candidate,
+  gate: GateResult,
+  outcome: Promotion['outcome']
+): DeploymentPayload {
+  return {
+    model: candidate.model,
+    environment: candidate.environment,
+    outcome,
+    metrics: candidate.metrics,
+    run_id: candidate.runId,
+    ...(candidate.runUrl ? { run_url: candidate.runUrl } : {}),
+    sha: candidate.sha,
+    ref: candidate.ref,
+    gate: {
+      verdict: gate.verdict,
+      has_champion: gate.hasChampion,
+      metrics: gate.metrics.map((m) => ({
+        metric: m.metric,
+        ...(m.candidate === undefined ? {} : { candidate: m.candidate }),
+        ...(m.champion === undefined ? {} : { champion: m.champion }),
+        rule: m.rule,
+        outcome: m.outcome,
+        reason: m.reason
+      }))
+    }
+  }
+}
+
+/** The payload when the deployment is one of ours for this model; GitHub may return it as a string. */
+function readPayload(
+  deployment: Deployment,
+  model: string,
+  environment: string
+): DeploymentPayload | undefined {
+  let value = deployment.payload
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value)
+    } catch {
+      return undefined
+    }
+  }
+  const p = value as Partial<DeploymentPayload> | null
+  const ok =
+    typeof p === 'object' &&
+    p !== null &&
+    p.model === model &&
+    (p.environment === undefined || p.environment === environment) &&
+    (p.outcome === 'promoted' || p.outcome === 'rejected') &&
+    typeof p.metrics === 'object' &&
+    typeof p.gate === 'object'
+  return ok ? (p as DeploymentPayload) : undefined
+}
+
+function toCandidate(deployment: Deployment, p: DeploymentPayload): Candidate {
+  return {
+    model: p.model,
+    environment: deployment.environment,
+    metrics: p.metrics,
+    sha: p.sha ?? deployment.sha,
+    ref: p.ref,
+    runId: p.run_id,
+    ...(p.run_url ? { runUrl: p.run_url } : {})
+  }
+}
+
+function toGate(p: DeploymentPayload): GateResult {
+  return {
+    verdict: p.gate.verdict,
+    hasChampion: p.gate.has_champion,
+    metrics: (p.gate.metrics ?? []).map((m) => ({
+      metric: m.metric,
+      candidate: m.candidate,
+      champion: m.champion,
+      delta:
+        m.candidate !== undefined && m.champion !== undefined
+          ? m.candidate - m.champion
+          : undefined,
+      rule: m.rule,
+      outcome: m.outcome,
+      reason: m.reason
+    })),
+    notes: []
+  }
+}
+
+function toChampion(deployment: Deployment, p: DeploymentPayload, promotedAt: string): Champion {
+  return {
+    model: p.model,
+    environment: deployment.environment,
+    metrics: p.metrics,
+    sha: deployment.sha,
+    ref: p.ref,
+    runId: p.run_id,
+    ...(p.run_url ? { runUrl: p.run_url } : {}),
+    promotedAt,
+    ref_id: String(deployment.id)
+  }
+}
