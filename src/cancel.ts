@@ -53,7 +53,6 @@ export async function cancelPending(pending: PendingRuns, deps: BackendDeps): Pr
   const signal = new AbortController().signal
   await Promise.all(
     pending.values().map(async (p) => {
-      const backend = createBackend(p.spec, deps)
       const ctx = {
         environment: p.environment,
         model: p.model,
@@ -62,6 +61,7 @@ export async function cancelPending(pending: PendingRuns, deps: BackendDeps): Pr
         log: deps.log
       } as TrainingContext
       try {
+        const backend = await createBackend(p.spec, deps)
         await backend.cancel(p.run, ctx)
         deps.log.info(
           `cancelled ${p.run.backend} run ${p.run.id} of ${p.model} [${p.environment}]${p.run.url ? ` — ${p.run.url}` : ''}`

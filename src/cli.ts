@@ -119,7 +119,7 @@ export async function cli(argv: string[]): Promise<number> {
   }
   const stateDir = path.resolve(cwd, values.state!)
   if (command === 'champions') {
-    const store = createStore(config, { env: process.env, log, stateDir, inActions: false })
+    const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
     for (const m of config.models) {
       for (const e of config.environments) {
         const c = await store.champion(m.name, e.name)
@@ -202,7 +202,7 @@ export async function cli(argv: string[]): Promise<number> {
   const onSignal = () => abort.abort(new Error('interrupted'))
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
-  const store = createStore(config, { env: process.env, log, stateDir, inActions: false })
+  const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
   const origin = git(['remote', 'get-url', 'origin'], cwd)
   const repo = origin?.match(/[:/]([^/:]+\/[^/]+?)(\.git)?$/)?.[1] ?? `local/${path.basename(cwd)}`
   try {

@@ -57,7 +57,7 @@ export interface EngineOptions {
   config: Config
   plan: Plan
   context: RunContext
-  backendFor(model: ModelConfig, environment: string): Backend
+  backendFor(model: ModelConfig, environment: string): Backend | Promise<Backend>
   store: ChampionStore
   log: Logger
   signal: AbortSignal
@@ -153,7 +153,7 @@ async function trainAndGate(
       reason: `${env} trains the code on "${envBranch}", but "${context.checkedOutBranch}" is checked out; check out "${envBranch}" for this environment (see the scheduled retrain recipe)`
     }
   }
-  const backend = opts.backendFor(model, env) as WaitingBackend
+  let backend: WaitingBackend | undefined
   const ctx: TrainingContext = {
     repo: context.repo,
     sha: context.sha,
@@ -172,6 +172,7 @@ async function trainAndGate(
   let run: RemoteRun | undefined
   try {
     champion = await store.champion(model.name, env)
+    backend = await opts.backendFor(model, env)
     run = await backend.start(ctx)
     log.info(
       `${model.name} [${env}]: training started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`
@@ -229,7 +230,7 @@ async function trainAndGate(
       durationMs: Date.now() - begun
     }
   } catch (e) {
-    if (run && opts.signal.aborted) await cancelQuietly(backend, run, ctx)
+    if (backend && run && opts.signal.aborted) await cancelQuietly(backend, run, ctx)
     const err = e as Error
     const url = (e instanceof TrainingError ? e.run?.url : undefined) ?? run?.url
     return {

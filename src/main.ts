@@ -1,22 +1,18 @@
 // The action adapter: inputs and event in, engine, then outputs, job summary, check runs and the
 // sticky PR comment out. The only place that calls core.setFailed.
 import * as core from '@actions/core'
-import * as github from '@actions/github'
 import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { createBackend } from './backends/index.js'
 import { cancelPending, PendingRuns } from './cancel.js'
 import { createStore } from './champions/index.js'
-import { changedFiles, isForkPull, readFileAt } from './changes.js'
 import { loadConfig, loadConfigFile } from './config/load.js'
 import { withBaseGates } from './config/gate-source.js'
 import { runPlan } from './engine.js'
-import { createOctokit, type Octokit, type RepoRef } from './github.js'
+import type { Octokit, RepoRef } from './github.js'
 import { getInputs } from './inputs.js'
 import { actionLogger } from './log.js'
 import { plan as makePlan, renderPlan } from './plan.js'
-import { CheckReporter } from './report/checks.js'
-import { upsertStickyComment, mergeSections } from './report/comment.js'
 import {
   modelSection,
   overallVerdict,
@@ -24,6 +20,21 @@ import {
   renderSummary
 } from './report/markdown.js'
 import type { Config, EventName, Logger, ModelResult, PlanInput } from './types.js'
+
+/**
+ * The GitHub client and everything built on it, loaded on first use: validating a config (and
+ * every cold start) should not pay for parsing Octokit and its HTTP stack.
+ */
+async function githubTools() {
+  const [client, changes, checks, comment, backends] = await Promise.all([
+    import('./github.js'),
+    import('./changes.js'),
+    import('./report/checks.js'),
+    import('./report/comment.js'),
+    import('./backends/index.js')
+  ])
+  return { ...client, ...changes, ...checks, ...comment, ...backends }
+}
 
 const EVENTS: EventName[] = ['pull_request', 'push', 'schedule', 'workflow_dispatch']
 /** The step summary is capped at 1 MiB by the runner. */
@@ -64,7 +75,7 @@ async function post(): Promise<void> {
     await cancelPending(pending, {
       env: process.env,
       log,
-      octokit: tryOctokit(log),
+      octokit: await tryOctokit(log),
       repo: repoRef()
     })
   } catch (e) {
@@ -77,20 +88,21 @@ function repoRef(): RepoRef {
   return { owner, repo }
 }
 
-function tryOctokit(log: Logger, deadline?: number): Octokit | undefined {
+async function tryOctokit(log: Logger): Promise<Octokit | undefined> {
   const token = core.getInput('github-token') || process.env.GITHUB_TOKEN
-  return token ? createOctokit(token, { log, deadline }) : undefined
+  return token ? (await import('./github.js')).createOctokit(token, { log }) : undefined
 }
 
 function eventFacts(workspace: string): EventFacts {
-  const ctx = github.context
-  const name = ctx.eventName as EventName
+  const eventName = process.env.GITHUB_EVENT_NAME ?? ''
+  const name = eventName as EventName
+  const eventPath = process.env.GITHUB_EVENT_PATH
+  const payload = (
+    eventPath && existsSync(eventPath) ? JSON.parse(readFileSync(eventPath, 'utf8')) : {}
+  ) as Payload
   if (!EVENTS.includes(name)) {
-    throw new Error(
-      `ml-promote runs on ${EVENTS.join(', ')}; this workflow ran on "${ctx.eventName}"`
-    )
+    throw new Error(`ml-promote runs on ${EVENTS.join(', ')}; this workflow ran on "${eventName}"`)
   }
-  const payload = ctx.payload as Payload
   if (name === 'pull_request') {
     const pr = payload.pull_request
     return {
@@ -104,9 +116,13 @@ function eventFacts(workspace: string): EventFacts {
       pullNumber: pr.number
     }
   }
-  const ref = ctx.ref || process.env.GITHUB_REF || ''
+  const ref = process.env.GITHUB_REF || ''
   // What is checked out is what trains (a scheduled job may check out the release branch).
-  const sha = gitHead(workspace) ?? (name === 'push' ? payload.after : undefined) ?? ctx.sha
+  const sha =
+    gitHead(workspace) ??
+    (name === 'push' ? payload.after : undefined) ??
+    process.env.GITHUB_SHA ??
+    ''
   return { name, payload, sha, ref, branch: ref.replace(/^refs\/heads\//, '') }
 }
 
@@ -159,7 +175,7 @@ function setOutputs(
 async function main(): Promise<void> {
   const inputs = getInputs()
   const log = actionLogger()
-  if (github.context.eventName === 'pull_request' && inputs.mode === 'retrain') {
+  if (process.env.GITHUB_EVENT_NAME === 'pull_request' && inputs.mode === 'retrain') {
     throw new Error(
       'mode retrain on a pull request would promote unmerged code; use mode gate (or auto)'
     )
@@ -171,15 +187,16 @@ async function main(): Promise<void> {
   const relConfig = path.relative(workspace, configPath).split(path.sep).join('/')
   const event = eventFacts(workspace)
   const repo = repoRef()
-  const octokit = inputs.token ? createOctokit(inputs.token, { log, deadline }) : undefined
 
   const loaded = await core.group(`Validate ${relConfig}`, async () =>
     loadConfigFile(configPath, relConfig)
   )
   if (!loaded.config) {
     for (const p of loaded.problems) log.error(p.message, p)
-    if (octokit && event.name === 'pull_request' && !isForkPull(event.payload)) {
-      await new CheckReporter(octokit, repo, event.sha, log)
+    const tools = inputs.token && event.name === 'pull_request' ? await githubTools() : undefined
+    if (tools && !tools.isForkPull(event.payload)) {
+      const octokit = tools.createOctokit(inputs.token, { log, deadline })
+      await new tools.CheckReporter(octokit, repo, event.sha, log)
         .annotateConfig(loaded.problems, `${relConfig} is invalid`)
         .catch((e) =>
           log.warning(`could not annotate the config problems: ${(e as Error).message}`)
@@ -203,14 +220,16 @@ async function main(): Promise<void> {
     return
   }
 
+  const tools = await githubTools()
+  const octokit = inputs.token ? tools.createOctokit(inputs.token, { log, deadline }) : undefined
   const notes: string[] = []
-  const fork = event.name === 'pull_request' && isForkPull(event.payload)
+  const fork = event.name === 'pull_request' && tools.isForkPull(event.payload)
   if (event.name === 'pull_request' && !fork) {
     config = await baseGated(config, event, repo, octokit, relConfig, workspace, notes, log)
   }
   const files =
     octokit && !fork
-      ? await changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
+      ? await tools.changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
       : undefined
   const input: PlanInput = {
     event: event.name,
@@ -253,9 +272,9 @@ async function main(): Promise<void> {
   }
 
   const checks = octokit
-    ? new CheckReporter(octokit, repo, event.sha, log, { detailsUrl: runUrl() })
+    ? new tools.CheckReporter(octokit, repo, event.sha, log, { detailsUrl: runUrl() })
     : undefined
-  const store = createStore(config, {
+  const store = await createStore(config, {
     octokit,
     repo,
     env: process.env,
@@ -299,7 +318,7 @@ async function main(): Promise<void> {
             : (gitBranch(workspace) ?? event.branch)
       },
       backendFor: (model, env) =>
-        createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+        tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
       store,
       log,
       signal: abort.signal,
@@ -352,15 +371,17 @@ async function main(): Promise<void> {
     const header =
       `## ml-promote: ${title}\n\nCommit \`${event.sha.slice(0, 7)}\`${runUrl() ? ` · [workflow run](${runUrl()})` : ''}\n` +
       notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('')
-    await upsertStickyComment(
-      octokit,
-      repo,
-      event.pullNumber,
-      mergeSections(undefined, sections),
-      header
-    ).catch((e) =>
-      log.warning(`could not update the pull request comment: ${(e as Error).message}`)
-    )
+    await tools
+      .upsertStickyComment(
+        octokit,
+        repo,
+        event.pullNumber,
+        tools.mergeSections(undefined, sections),
+        header
+      )
+      .catch((e) =>
+        log.warning(`could not update the pull request comment: ${(e as Error).message}`)
+      )
   }
   const verdict = overallVerdict(results)
   setOutputs(verdict, thePlan.environment, results)
@@ -393,7 +414,9 @@ async function baseGated(
 ): Promise<Config> {
   const text =
     gitShow(workspace, event.baseSha!, relConfig) ??
-    (octokit ? await readFileAt(octokit, repo, event.baseSha!, relConfig) : undefined)
+    (octokit
+      ? await (await import('./changes.js')).readFileAt(octokit, repo, event.baseSha!, relConfig)
+      : undefined)
   if (text === undefined) {
     notes.push(
       `${relConfig} does not exist on ${event.base} yet: this pull request is judged by its own gate.`
@@ -442,7 +465,7 @@ async function reconcile(
   repo: RepoRef,
   log: Logger
 ): Promise<string> {
-  const store = createStore(config, {
+  const store = await createStore(config, {
     octokit,
     repo,
     env: process.env,

@@ -2,9 +2,6 @@
 // store in Actions and the file store elsewhere.
 import type { Octokit, RepoRef } from '../github.js'
 import type { ChampionStore, Config, Logger } from '../types.js'
-import { FileChampionStore } from './file.js'
-import { GithubChampionStore } from './github.js'
-import { MlflowChampionStore } from './mlflow.js'
 
 export interface StoreDeps {
   octokit?: Octokit
@@ -16,20 +13,25 @@ export interface StoreDeps {
   inActions: boolean
 }
 
-export function createStore(config: Config, deps: StoreDeps): ChampionStore {
+/** Each store is loaded only when the config picks it. */
+export async function createStore(config: Config, deps: StoreDeps): Promise<ChampionStore> {
   const wanted = config.champions.store
   const kind = wanted === 'auto' ? (deps.inActions && deps.octokit ? 'github' : 'file') : wanted
   switch (kind) {
-    case 'file':
+    case 'file': {
+      const { FileChampionStore } = await import('./file.js')
       return new FileChampionStore(deps.stateDir)
-    case 'github':
+    }
+    case 'github': {
       if (!deps.octokit || !deps.repo) {
         throw new Error('champions.store github needs a GitHub token (input github-token)')
       }
+      const { GithubChampionStore } = await import('./github.js')
       return new GithubChampionStore(deps.octokit, deps.repo, deps.log, {
         runUrl: deps.runUrl,
         productionEnvironment: config.environments[config.environments.length - 1]?.name
       })
+    }
     case 'mlflow': {
       const trackingUri =
         config.champions.tracking_uri ?? deps.env.MLFLOW_TRACKING_URI ?? deps.env.DATABRICKS_HOST
@@ -39,6 +41,7 @@ export function createStore(config: Config, deps: StoreDeps): ChampionStore {
         )
       }
       const template = config.champions.registered_model ?? '{model}-{environment}'
+      const { MlflowChampionStore } = await import('./mlflow.js')
       return new MlflowChampionStore({
         trackingUri,
         registeredModel: (model, environment) =>

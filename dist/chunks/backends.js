@@ -1,0 +1,31 @@
+/** Each backend is loaded only when a model uses it. */
+async function createBackend(spec, deps) {
+    switch (spec.backend) {
+        case 'command': {
+            const { CommandBackend } = await import('./command.js');
+            return new CommandBackend(spec);
+        }
+        case 'databricks': {
+            const { DatabricksBackend } = await import('./databricks.js');
+            return new DatabricksBackend(spec, { env: deps.env, log: deps.log });
+        }
+        case 'airflow': {
+            const { AirflowBackend } = await import('./airflow.js');
+            return new AirflowBackend(spec, { env: deps.env, log: deps.log });
+        }
+        case 'github-workflow': {
+            if (!deps.octokit || !deps.repo) {
+                throw new Error('the github-workflow backend needs a GitHub token (input github-token or $GITHUB_TOKEN)');
+            }
+            const { GithubWorkflowBackend } = await import('./github-workflow.js');
+            return new GithubWorkflowBackend(spec, {
+                octokit: deps.octokit,
+                repo: deps.repo,
+                log: deps.log
+            });
+        }
+    }
+}
+
+export { createBackend };
+//# sourceMappingURL=backends.js.map

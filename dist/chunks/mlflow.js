@@ -1,0 +1,406 @@
+import { s as systemClock, H as HttpError, r as requestJson } from './http.js';
+
+// The `mlflow` champion store: the champion of an environment is the version of its registered
+// model that carries the alias `champion`, in an MLflow Model Registry or in Unity Catalog.
+//
+// What ml-promote knows about a version (metrics, commit, gate, outcome) lives in the version's
+// `ml_promote.*` tags, written by promote() and reject(). A champion set by something else (no
+// tags) gets its metrics from the MLflow run the version was registered from.
+const CHAMPION_ALIAS = 'champion';
+const CHALLENGER_ALIAS = 'challenger';
+const TAGS = {
+    model: 'ml_promote.model',
+    environment: 'ml_promote.environment',
+    sha: 'ml_promote.sha',
+    ref: 'ml_promote.ref',
+    runId: 'ml_promote.run_id',
+    runUrl: 'ml_promote.run_url',
+    metrics: 'ml_promote.metrics',
+    gate: 'ml_promote.gate',
+    outcome: 'ml_promote.outcome',
+    at: 'ml_promote.at',
+    rejected: 'ml_promote.rejected'
+};
+/** MLflow caps model version tag values at 5000 characters in older servers. */
+const MAX_TAG_VALUE = 5000;
+const SEARCH_PAGE = 1000;
+const MAX_SEARCH_PAGES = 20;
+class MlflowChampionStore {
+    opts;
+    name = 'mlflow';
+    base;
+    headers;
+    now;
+    clock;
+    constructor(opts) {
+        this.opts = opts;
+        const uri = opts.trackingUri === 'databricks' ? opts.env.DATABRICKS_HOST : opts.trackingUri;
+        if (!uri || !/^https?:\/\//.test(uri)) {
+            throw new Error(`the mlflow champion store needs an http(s) tracking URI (champions.tracking_uri, $MLFLOW_TRACKING_URI or $DATABRICKS_HOST); got ${JSON.stringify(opts.trackingUri)}`);
+        }
+        this.base = uri.replace(/\/+$/, '');
+        this.headers = authHeaders(opts.env, opts.log);
+        this.now = opts.now ?? (() => new Date());
+        this.clock = opts.clock ?? systemClock;
+    }
+    async champion(model, environment) {
+        const name = this.opts.registeredModel(model, environment);
+        const version = await this.aliased(name, CHAMPION_ALIAS);
+        if (!version)
+            return undefined;
+        return this.toChampion(model, environment, version);
+    }
+    async promote(candidate, gate) {
+        if (gate.verdict !== 'pass') {
+            throw new Error(`refusing to promote ${candidate.model} in ${candidate.environment}: its gate verdict is ${gate.verdict}`);
+        }
+        const name = this.opts.registeredModel(candidate.model, candidate.environment);
+        const at = this.now().toISOString();
+        const tags = candidateTags(candidate, gate, 'promoted', at);
+        const version = await this.candidateVersion(name, candidate, tags);
+        if (!version) {
+            throw new Error(`Unity Catalog model ${name} has no version tagged ${TAGS.runId}=${candidate.runId}: in Unity Catalog, training registers the version itself (mlflow.register_model) and tags it with ${TAGS.runId} = $ML_PROMOTE_RUN_ID`);
+        }
+        // The Databricks MLOps Stacks sequence: the candidate becomes the challenger, then the champion.
+        await this.setAlias(name, CHALLENGER_ALIAS, version.version);
+        await this.setAlias(name, CHAMPION_ALIAS, version.version);
+        this.opts.log.info(`${name} version ${version.version} is now the ${CHAMPION_ALIAS}`);
+        return {
+            model: candidate.model,
+            environment: candidate.environment,
+            metrics: { ...candidate.metrics },
+            sha: candidate.sha,
+            ref: candidate.ref,
+            runId: candidate.runId,
+            ...(candidate.runUrl === undefined ? {} : { runUrl: candidate.runUrl }),
+            promotedAt: at,
+            ref_id: `${name}/${version.version}`
+        };
+    }
+    async reject(candidate, gate) {
+        const name = this.opts.registeredModel(candidate.model, candidate.environment);
+        const tags = candidateTags(candidate, gate, 'rejected', this.now().toISOString());
+        tags[TAGS.rejected] = truncate(rejectionReason(gate), MAX_TAG_VALUE);
+        const version = await this.candidateVersion(name, candidate, tags);
+        if (!version) {
+            this.opts.log.warning(`Unity Catalog model ${name} has no version from run ${candidate.runId}; the rejection is not recorded there`);
+            return;
+        }
+        this.opts.log.info(`${name} version ${version.version} rejected; the ${CHAMPION_ALIAS} stays`);
+    }
+    async history(model, environment) {
+        const name = this.opts.registeredModel(model, environment);
+        const versions = await this.versions(name);
+        return versions
+            .filter((v) => (v.tags[TAGS.outcome] === 'promoted' || v.tags[TAGS.outcome] === 'rejected') &&
+            (v.tags[TAGS.model] ?? model) === model &&
+            (v.tags[TAGS.environment] ?? environment) === environment)
+            .sort((a, b) => Number(b.version) - Number(a.version))
+            .map((v) => toPromotion(v, model, environment));
+    }
+    /** The version holding `alias`, or undefined when the alias (or the model) does not exist. */
+    async aliased(name, alias) {
+        try {
+            if (!this.opts.unityCatalog) {
+                const { model_version } = await this.get('/api/2.0/mlflow/registered-models/alias', { name, alias });
+                return fromMlflow(model_version);
+            }
+            const info = await this.get(`/api/2.1/unity-catalog/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
+            // The Unity Catalog REST API has no version tags; the registry's MLflow endpoint has them.
+            const { model_version } = await this.get('/api/2.0/mlflow/unity-catalog/model-versions/get', { name, version: String(info.version) });
+            return fromMlflow(model_version);
+        }
+        catch (e) {
+            if (e instanceof HttpError && e.status === 404)
+                return undefined;
+            throw this.explain(e, `Could not read alias ${alias} of ${name}`);
+        }
+    }
+    /**
+     * The candidate's version with `tags` written on it: the one registered by training or by an
+     * earlier attempt (same ml-promote run id), else a new one in an MLflow registry. Undefined in
+     * Unity Catalog when training registered none, as its versions need files ml-promote has not got.
+     */
+    async candidateVersion(name, candidate, tags) {
+        const existing = (await this.versions(name)).find((v) => v.tags[TAGS.runId] === candidate.runId &&
+            (v.tags[TAGS.environment] ?? candidate.environment) === candidate.environment);
+        if (existing) {
+            for (const [key, value] of Object.entries(tags)) {
+                if (existing.tags[key] !== value)
+                    await this.setTag(name, existing.version, key, value);
+            }
+            return existing;
+        }
+        if (this.opts.unityCatalog)
+            return undefined;
+        await this.ensureRegisteredModel(name);
+        try {
+            const { model_version } = await this.post('/api/2.0/mlflow/model-versions/create', {
+                name,
+                // A version of a training that did not log to MLflow: it points at the training run and
+                // carries its results as tags. The path has no `..`, which the server rejects.
+                source: candidate.runUrl ??
+                    `ml-promote:/${encodeURIComponent(candidate.model)}/${encodeURIComponent(candidate.environment)}/${candidate.sha}`,
+                ...(candidate.runUrl ? { run_link: candidate.runUrl } : {}),
+                description: `Trained by ml-promote from ${candidate.sha} (${candidate.ref})`,
+                tags: Object.entries(tags).map(([key, value]) => ({ key, value }))
+            }, 
+            // Creating twice would make two versions: only a refused request (429/503) is resent.
+            false);
+            return fromMlflow(model_version);
+        }
+        catch (e) {
+            throw this.explain(e, `Could not create a version of ${name}`);
+        }
+    }
+    async ensureRegisteredModel(name) {
+        try {
+            await this.post('/api/2.0/mlflow/registered-models/create', { name }, true);
+            this.opts.log.info(`Created registered model ${name}`);
+        }
+        catch (e) {
+            if (e instanceof HttpError && e.code === 'RESOURCE_ALREADY_EXISTS')
+                return;
+            throw this.explain(e, `Could not create registered model ${name}`);
+        }
+    }
+    /** Every version of `name`, with its tags. */
+    async versions(name) {
+        const path = this.opts.unityCatalog
+            ? '/api/2.0/mlflow/unity-catalog/model-versions/search'
+            : '/api/2.0/mlflow/model-versions/search';
+        const out = [];
+        let pageToken;
+        try {
+            for (let page = 0; page < MAX_SEARCH_PAGES; page++) {
+                const answer = await this.get(path, {
+                    filter: `name='${name.replace(/'/g, "\\'")}'`,
+                    max_results: String(SEARCH_PAGE),
+                    page_token: pageToken
+                });
+                for (const v of answer.model_versions ?? [])
+                    out.push(fromMlflow(v));
+                pageToken = answer.next_page_token || undefined;
+                if (!pageToken)
+                    break;
+            }
+        }
+        catch (e) {
+            if (e instanceof HttpError && e.status === 404)
+                return out;
+            throw this.explain(e, `Could not list the versions of ${name}`);
+        }
+        return out;
+    }
+    async setTag(name, version, key, value) {
+        const path = this.opts.unityCatalog
+            ? '/api/2.0/mlflow/unity-catalog/model-versions/set-tag'
+            : '/api/2.0/mlflow/model-versions/set-tag';
+        try {
+            await this.post(path, { name, version, key, value }, true);
+        }
+        catch (e) {
+            throw this.explain(e, `Could not tag ${name} version ${version}`);
+        }
+    }
+    async setAlias(name, alias, version) {
+        try {
+            if (this.opts.unityCatalog) {
+                await this.send(`/api/2.1/unity-catalog/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { method: 'PUT', body: { version_num: Number(version) } }, true);
+            }
+            else {
+                await this.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, true);
+            }
+        }
+        catch (e) {
+            throw this.explain(e, `Could not point alias ${alias} of ${name} at version ${version}`);
+        }
+    }
+    async toChampion(model, environment, v) {
+        let metrics = parseMetricsTag(v.tags[TAGS.metrics]);
+        let sha = v.tags[TAGS.sha];
+        let runEnd;
+        if (!metrics && v.runId) {
+            const run = await this.run(v.runId);
+            metrics = Object.fromEntries((run?.data?.metrics ?? []).map((m) => [m.key, m.value]));
+            sha ??= run?.data?.tags?.find((t) => t.key === 'mlflow.source.git.commit')?.value;
+            runEnd = run?.info?.end_time;
+        }
+        if (!metrics || Object.keys(metrics).length === 0) {
+            this.opts.log.warning(`${v.name} version ${v.version} (the ${CHAMPION_ALIAS}) carries no metrics`);
+        }
+        const when = v.tags[TAGS.at] ?? isoOf(v.updatedAt ?? runEnd) ?? this.now().toISOString();
+        const runUrl = v.tags[TAGS.runUrl];
+        return {
+            model,
+            environment,
+            metrics: metrics ?? {},
+            sha: sha ?? '',
+            ...(v.tags[TAGS.ref] ? { ref: v.tags[TAGS.ref] } : {}),
+            runId: v.tags[TAGS.runId] ?? v.runId ?? '',
+            ...(runUrl ? { runUrl } : {}),
+            promotedAt: when,
+            ref_id: `${v.name}/${v.version}`
+        };
+    }
+    async run(runId) {
+        try {
+            return (await this.get('/api/2.0/mlflow/runs/get', { run_id: runId })).run;
+        }
+        catch (e) {
+            if (e instanceof HttpError && e.status === 404)
+                return undefined;
+            throw this.explain(e, `Could not read MLflow run ${runId}`);
+        }
+    }
+    get(path, query) {
+        return this.send(path, { query }, true);
+    }
+    post(path, body, idempotent) {
+        return this.send(path, { method: 'POST', body }, idempotent);
+    }
+    send(path, opts, idempotent) {
+        return requestJson(`${this.base}${path}`, {
+            ...opts,
+            headers: this.headers,
+            timeoutMs: this.opts.timeoutMs,
+            retry: { idempotent, clock: this.clock }
+        });
+    }
+    explain(e, what) {
+        if (!(e instanceof HttpError))
+            return e;
+        const hint = e.status === 401 || e.status === 403
+            ? '; set MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or DATABRICKS_TOKEN'
+            : '';
+        return new Error(`${what}: ${e.message}${hint}`, { cause: e });
+    }
+}
+function authHeaders(env, log) {
+    const { MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD, DATABRICKS_TOKEN } = env;
+    for (const secret of [MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_PASSWORD, DATABRICKS_TOKEN]) {
+        if (secret)
+            log.secret(secret);
+    }
+    if (MLFLOW_TRACKING_TOKEN)
+        return { authorization: `Bearer ${MLFLOW_TRACKING_TOKEN}` };
+    if (MLFLOW_TRACKING_USERNAME) {
+        const basic = Buffer.from(`${MLFLOW_TRACKING_USERNAME}:${MLFLOW_TRACKING_PASSWORD ?? ''}`).toString('base64');
+        log.secret(basic);
+        return { authorization: `Basic ${basic}` };
+    }
+    if (DATABRICKS_TOKEN)
+        return { authorization: `Bearer ${DATABRICKS_TOKEN}` };
+    return {};
+}
+function fromMlflow(v) {
+    return {
+        name: v.name,
+        version: String(v.version),
+        runId: v.run_id || undefined,
+        tags: Object.fromEntries((v.tags ?? []).map((t) => [t.key, t.value])),
+        updatedAt: v.last_updated_timestamp ?? v.creation_timestamp
+    };
+}
+function candidateTags(candidate, gate, outcome, at) {
+    return {
+        [TAGS.model]: candidate.model,
+        [TAGS.environment]: candidate.environment,
+        [TAGS.sha]: candidate.sha,
+        [TAGS.ref]: candidate.ref,
+        [TAGS.runId]: candidate.runId,
+        ...(candidate.runUrl ? { [TAGS.runUrl]: candidate.runUrl } : {}),
+        [TAGS.metrics]: JSON.stringify(candidate.metrics),
+        [TAGS.gate]: gateTag(gate),
+        [TAGS.outcome]: outcome,
+        [TAGS.at]: at
+    };
+}
+/** The gate as JSON within the tag limit: the per-metric reasons go first when it is too long. */
+function gateTag(gate) {
+    const full = JSON.stringify(gate);
+    if (full.length <= MAX_TAG_VALUE)
+        return full;
+    const short = JSON.stringify({
+        ...gate,
+        notes: [],
+        metrics: gate.metrics.map((m) => ({ ...m, reason: '', rule: '' }))
+    });
+    if (short.length <= MAX_TAG_VALUE)
+        return short;
+    return JSON.stringify({
+        verdict: gate.verdict,
+        hasChampion: gate.hasChampion,
+        metrics: [],
+        notes: ['gate too large to record']
+    });
+}
+function rejectionReason(gate) {
+    const failed = gate.metrics.filter((m) => m.outcome === 'fail');
+    return failed.length ? failed.map((m) => `${m.metric}: ${m.reason}`).join('; ') : 'gate failed';
+}
+function toPromotion(v, model, environment) {
+    const t = v.tags;
+    const candidate = {
+        model,
+        environment,
+        metrics: parseMetricsTag(t[TAGS.metrics]) ?? {},
+        sha: t[TAGS.sha] ?? '',
+        ref: t[TAGS.ref] ?? '',
+        runId: t[TAGS.runId] ?? '',
+        ...(t[TAGS.runUrl] ? { runUrl: t[TAGS.runUrl] } : {})
+    };
+    const outcome = t[TAGS.outcome] === 'promoted' ? 'promoted' : 'rejected';
+    return {
+        candidate,
+        gate: parseGateTag(t[TAGS.gate], outcome),
+        at: t[TAGS.at] ?? isoOf(v.updatedAt) ?? '',
+        outcome
+    };
+}
+function parseMetricsTag(value) {
+    if (value === undefined)
+        return undefined;
+    try {
+        const parsed = JSON.parse(value);
+        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+            return undefined;
+        return Object.fromEntries(Object.entries(parsed).filter((e) => typeof e[1] === 'number'));
+    }
+    catch {
+        return undefined;
+    }
+}
+function parseGateTag(value, outcome) {
+    const fallback = {
+        verdict: outcome === 'promoted' ? 'pass' : 'fail',
+        hasChampion: false,
+        metrics: [],
+        notes: []
+    };
+    if (value === undefined)
+        return fallback;
+    try {
+        const parsed = JSON.parse(value);
+        return {
+            verdict: parsed.verdict === 'pass' || parsed.verdict === 'fail' ? parsed.verdict : fallback.verdict,
+            hasChampion: parsed.hasChampion === true,
+            metrics: Array.isArray(parsed.metrics) ? parsed.metrics : [],
+            notes: Array.isArray(parsed.notes) ? parsed.notes : []
+        };
+    }
+    catch {
+        return fallback;
+    }
+}
+function isoOf(ms) {
+    return typeof ms === 'number' && Number.isFinite(ms) && ms > 0
+        ? new Date(ms).toISOString()
+        : undefined;
+}
+function truncate(s, max) {
+    return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+export { CHALLENGER_ALIAS, CHAMPION_ALIAS, MlflowChampionStore, TAGS };
+//# sourceMappingURL=mlflow.js.map

@@ -1,0 +1,348 @@
+#!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { createBackend } from './chunks/backends.js';
+import { t as toJSONSchema, c as configSchema, a as trainOverride, b as trainSpec, d as consoleLogger, l as loadConfigFile, f as formatProblem, e as createStore, g as loadConfig, w as withBaseGates, p as plan, P as PlanError, r as renderPlan, h as runPlan, i as renderText, o as overallVerdict } from './chunks/markdown.js';
+import 'node:fs/promises';
+import 'process';
+import 'buffer';
+import 'node:crypto';
+import './chunks/types.js';
+import './chunks/http.js';
+import 'os';
+import 'crypto';
+import 'fs';
+import 'path';
+import 'http';
+import 'https';
+import './chunks/index.js';
+import 'net';
+import 'tls';
+import 'events';
+import 'assert';
+import 'util';
+import 'node:assert';
+import 'node:net';
+import 'node:http';
+import 'node:stream';
+import 'node:buffer';
+import 'node:querystring';
+import 'node:events';
+import 'node:diagnostics_channel';
+import 'node:tls';
+import 'node:zlib';
+import 'node:perf_hooks';
+import 'node:util/types';
+import 'node:worker_threads';
+import 'node:url';
+import 'node:async_hooks';
+import 'node:console';
+import 'node:dns';
+import 'string_decoder';
+import 'child_process';
+import 'timers';
+
+// The JSON Schema shipped for editors (schema/ml-promote.schema.json), generated from the zod
+// schema so that the two cannot drift.
+const SCHEMA_ID = 'https://github.com/ml-promote/ml-promote/schema/ml-promote.schema.json';
+const options = { target: 'draft-2020-12', io: 'input' };
+function jsonSchema() {
+    const overrideProperties = mergedTrainProperties();
+    const generated = toJSONSchema(configSchema, {
+        ...options,
+        override: (ctx) => {
+            // The loader validates an override only once it is merged with the default train spec;
+            // editors still deserve completion for the fields an override may set.
+            if (ctx.zodSchema !== trainOverride)
+                return;
+            for (const key of Object.keys(ctx.jsonSchema))
+                delete ctx.jsonSchema[key];
+            Object.assign(ctx.jsonSchema, {
+                type: 'object',
+                description: trainOverride.description,
+                properties: overrideProperties,
+                additionalProperties: false
+            });
+        }
+    });
+    const { $schema, ...rest } = generated;
+    return {
+        $schema,
+        $id: SCHEMA_ID,
+        title: 'ml-promote config',
+        ...rest
+    };
+}
+/** The schema as committed: two-space JSON and a final newline. */
+function renderJsonSchema() {
+    return `${JSON.stringify(jsonSchema(), null, 2)}\n`;
+}
+/**
+ * Every field of every backend, once. A field several backends share keeps one schema when they
+ * agree and becomes an anyOf when they do not; defaults are dropped because an override only
+ * holds what differs from the default train spec.
+ */
+function mergedTrainProperties() {
+    const union = toJSONSchema(trainSpec, options);
+    const variants = new Map();
+    for (const option of union.oneOf ?? union.anyOf ?? []) {
+        const properties = option.properties;
+        const backend = String(properties.backend?.const);
+        for (const [field, schema] of Object.entries(properties)) {
+            const list = variants.get(field) ?? [];
+            list.push({ backend, schema });
+            variants.set(field, list);
+        }
+    }
+    const merged = {};
+    for (const [field, list] of variants) {
+        if (list.every((v) => v.schema.const !== undefined)) {
+            merged[field] = { type: 'string', enum: list.map((v) => v.schema.const) };
+            continue;
+        }
+        const shapes = new Map();
+        const descriptions = [];
+        for (const { backend, schema } of list) {
+            const shape = { ...schema };
+            delete shape.description;
+            delete shape.default;
+            shapes.set(JSON.stringify(shape), shape);
+            if (typeof schema.description === 'string') {
+                descriptions.push(`${backend}: ${schema.description}`);
+            }
+        }
+        const distinct = [...shapes.values()];
+        const description = list.length === 1 ? list[0]?.schema.description : descriptions.join(' ');
+        merged[field] = {
+            ...(distinct.length === 1 ? distinct[0] : { anyOf: distinct }),
+            ...(description === undefined ? {} : { description })
+        };
+    }
+    return merged;
+}
+
+// The local adapter: the same engine as the action, with a file champion store and git for the
+// facts the event payload gives the action.
+const USAGE = `Usage: ml-promote <command> [options]
+
+Commands:
+  validate     check the config; report every problem as file:line:col
+  plan         print what would happen for an event; runs nothing
+  run          train, gate and promote as the action would, with a file champion store
+  champions    print each environment's champion from the file store
+  schema       print the config's JSON Schema
+
+Options:
+  --config F            pipeline config (default .github/ml-promote.yml)
+  --event E             pull_request | push | schedule | workflow_dispatch (default push)
+  --branch B            branch the event happened on (default: the checked-out branch)
+  --base B              pull_request: the branch the PR targets
+  --changed a,b         changed files (default: from git, else all models)
+  --environment E       environment to act on (workflow_dispatch / schedule)
+  --models a,b          only these models
+  --mode M              auto | gate | retrain (default auto)
+  --state DIR           file champion store (default .ml-promote/)
+  --sha S               commit being trained (default: git HEAD)
+  --run-id ID           id shared by re-runs (default: new each run)
+  --timeout-minutes N   budget for training (default 330)
+  --json                print the results as JSON on stdout
+  -q, --quiet           only the report
+  -h, --help            this text
+`;
+const EVENTS = ['pull_request', 'push', 'schedule', 'workflow_dispatch'];
+class UsageError extends Error {
+}
+function git(args, cwd) {
+    try {
+        return execFileSync('git', args, {
+            cwd,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+            maxBuffer: 16 * 1024 * 1024
+        }).trim();
+    }
+    catch {
+        return undefined;
+    }
+}
+function list(v) {
+    const items = (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    return items.length ? items : undefined;
+}
+async function cli(argv) {
+    const { values, positionals } = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+            config: { type: 'string', default: '.github/ml-promote.yml' },
+            event: { type: 'string', default: 'push' },
+            branch: { type: 'string' },
+            base: { type: 'string' },
+            changed: { type: 'string' },
+            environment: { type: 'string' },
+            models: { type: 'string' },
+            mode: { type: 'string', default: 'auto' },
+            state: { type: 'string', default: '.ml-promote' },
+            sha: { type: 'string' },
+            'run-id': { type: 'string' },
+            'timeout-minutes': { type: 'string', default: '330' },
+            json: { type: 'boolean', default: false },
+            quiet: { type: 'boolean', short: 'q', default: false },
+            help: { type: 'boolean', short: 'h', default: false }
+        }
+    });
+    const command = positionals[0];
+    if (values.help || !command) {
+        process.stdout.write(USAGE);
+        return command || values.help ? 0 : 2;
+    }
+    if (command === 'schema') {
+        process.stdout.write(renderJsonSchema());
+        return 0;
+    }
+    if (!['validate', 'plan', 'run', 'champions'].includes(command))
+        throw new UsageError(`unknown command "${command}"`);
+    const log = consoleLogger({ quiet: values.quiet });
+    const cwd = process.cwd();
+    const configPath = path.resolve(cwd, values.config);
+    const relConfig = path.relative(cwd, configPath).split(path.sep).join('/');
+    const loaded = await loadConfigFile(configPath, relConfig);
+    if (!loaded.config) {
+        for (const p of loaded.problems)
+            process.stderr.write(formatProblem(p) + '\n');
+        process.stderr.write(`${relConfig}: ${loaded.problems.length} problem(s); nothing was run\n`);
+        return 2;
+    }
+    let config = loaded.config;
+    if (command === 'validate') {
+        process.stdout.write(`${relConfig}: valid (${config.models.length} model(s), environments ${config.environments.map((e) => e.name).join(' → ')})\n`);
+        return 0;
+    }
+    const stateDir = path.resolve(cwd, values.state);
+    if (command === 'champions') {
+        const store = await createStore(config, { env: process.env, log, stateDir, inActions: false });
+        for (const m of config.models) {
+            for (const e of config.environments) {
+                const c = await store.champion(m.name, e.name);
+                process.stdout.write(`${m.name} [${e.name}]: ${c ? `${c.sha.slice(0, 7)} since ${c.promotedAt} ${JSON.stringify(c.metrics)}` : 'no champion yet'}\n`);
+            }
+        }
+        return 0;
+    }
+    const event = values.event;
+    if (!EVENTS.includes(event))
+        throw new UsageError(`--event must be one of ${EVENTS.join(', ')} (got "${event}")`);
+    const mode = values.mode;
+    if (!['auto', 'gate', 'retrain'].includes(mode))
+        throw new UsageError(`--mode must be auto, gate or retrain (got "${mode}")`);
+    if (event === 'pull_request' && !values.base)
+        throw new UsageError('--event pull_request needs --base <branch>');
+    if (event === 'pull_request' && mode === 'retrain')
+        throw new UsageError('--mode retrain on a pull request would promote unmerged code');
+    const branch = values.branch ?? git(['rev-parse', '--abbrev-ref', 'HEAD'], cwd) ?? 'main';
+    const sha = values.sha ?? git(['rev-parse', 'HEAD'], cwd) ?? '0'.repeat(40);
+    const notes = [];
+    if (event === 'pull_request') {
+        // The gate comes from the base branch, as in the action.
+        const baseText = git(['show', `${values.base}:${relConfig}`], cwd);
+        if (baseText !== undefined) {
+            const base = loadConfig(baseText, `${relConfig}@${values.base}`);
+            if (!base.config) {
+                for (const p of base.problems)
+                    process.stderr.write(formatProblem(p) + '\n');
+                process.stderr.write(`the config on ${values.base} is invalid: there is no gate to judge by\n`);
+                return 2;
+            }
+            const merged = withBaseGates(config, base.config);
+            config = merged.config;
+            if (merged.changedGates.length)
+                notes.push(`The gate of ${merged.changedGates.join(', ')} changes here; it is judged by the gate on ${values.base}, the new gate applies after merge.`);
+        }
+    }
+    const changed = list(values.changed) ??
+        (event === 'pull_request'
+            ? list(git(['diff', '--name-only', `${values.base}...HEAD`, '--relative'], cwd)
+                ?.split('\n')
+                .join(','))
+            : undefined);
+    let thePlan;
+    try {
+        thePlan = plan(config, {
+            event,
+            branch,
+            base: values.base,
+            changedFiles: changed,
+            environment: values.environment,
+            models: list(values.models),
+            mode
+        });
+    }
+    catch (e) {
+        if (e instanceof PlanError)
+            throw new UsageError(e.message);
+        throw e;
+    }
+    if (command === 'plan') {
+        process.stdout.write(renderPlan(thePlan) + '\n');
+        return 0;
+    }
+    const timeout = Number(values['timeout-minutes']);
+    if (!Number.isFinite(timeout) || timeout <= 0)
+        throw new UsageError('--timeout-minutes must be a positive number');
+    const deadline = Date.now() + timeout * 60_000;
+    const abort = new AbortController();
+    const onSignal = () => abort.abort(new Error('interrupted'));
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const store = await createStore(config, { env: process.env, log, stateDir, inActions: false });
+    const origin = git(['remote', 'get-url', 'origin'], cwd);
+    const repo = origin?.match(/[:/]([^/:]+\/[^/]+?)(\.git)?$/)?.[1] ?? `local/${path.basename(cwd)}`;
+    try {
+        const results = await runPlan({
+            config,
+            plan: thePlan,
+            context: {
+                repo,
+                sha,
+                ref: `refs/heads/${branch}`,
+                workspace: cwd,
+                runId: values['run-id'] ?? `local-${Date.now().toString(36)}`,
+                outputRoot: path.join(stateDir, 'runs'),
+                checkedOutBranch: event === 'schedule' || event === 'workflow_dispatch' ? branch : undefined
+            },
+            backendFor: (model, env) => createBackend(model.train[env], { env: process.env, log }),
+            store,
+            log,
+            signal: abort.signal,
+            deadline
+        });
+        const title = thePlan.kind === 'gate'
+            ? `gate in ${thePlan.environment}`
+            : `${event === 'schedule' ? 'scheduled retrain' : 'retrain'}${thePlan.environment ? ` in ${thePlan.environment}` : ''}`;
+        if (values.json)
+            process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+        else
+            process.stdout.write(renderText({ title, plan: thePlan, results, notes }));
+        const verdict = overallVerdict(results);
+        return verdict === 'fail' || results.some((r) => r.verdict === 'error') ? 1 : 0;
+    }
+    finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+    }
+}
+cli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+}, (e) => {
+    process.stderr.write(`ml-promote: ${e.message}\n`);
+    if (e instanceof UsageError)
+        process.stderr.write(`Run "ml-promote --help" for usage.\n`);
+    process.exitCode = 2;
+});
+
+export { cli };
+//# sourceMappingURL=cli.js.map

@@ -1,0 +1,525 @@
+import { j as getInput, k as warning, m as getBooleanInput, s as setSecret, n as getState, q as saveState, u as setFailed, v as group, p as plan, x as renderPlanMarkdown, y as notice, z as renderSummary, e as createStore, h as runPlan, A as modelSection, o as overallVerdict, B as actionLogger, l as loadConfigFile, C as setOutput, D as summary, g as loadConfig, w as withBaseGates, r as renderPlan } from './chunks/markdown.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createBackend } from './chunks/backends.js';
+import 'node:fs/promises';
+import 'process';
+import 'buffer';
+import 'node:crypto';
+import './chunks/types.js';
+import './chunks/http.js';
+import 'os';
+import 'crypto';
+import 'fs';
+import 'path';
+import 'http';
+import 'https';
+import './chunks/index.js';
+import 'net';
+import 'tls';
+import 'events';
+import 'assert';
+import 'util';
+import 'node:assert';
+import 'node:net';
+import 'node:http';
+import 'node:stream';
+import 'node:buffer';
+import 'node:util';
+import 'node:querystring';
+import 'node:events';
+import 'node:diagnostics_channel';
+import 'node:tls';
+import 'node:zlib';
+import 'node:perf_hooks';
+import 'node:util/types';
+import 'node:worker_threads';
+import 'node:url';
+import 'node:async_hooks';
+import 'node:console';
+import 'node:dns';
+import 'string_decoder';
+import 'child_process';
+import 'timers';
+
+// Remote trainings in flight, saved to the step's state as they start so that the post step can
+// cancel whatever the main step left running when the workflow was cancelled or killed.
+class PendingRuns {
+    runs = new Map();
+    static fromState(state) {
+        const pending = new PendingRuns();
+        if (!state)
+            return pending;
+        for (const p of JSON.parse(state))
+            pending.runs.set(PendingRuns.key(p.model, p.environment, p.run), p);
+        return pending;
+    }
+    static key(model, environment, run) {
+        return `${model}\0${environment}\0${run.backend}\0${run.id}`;
+    }
+    get size() {
+        return this.runs.size;
+    }
+    add(model, environment, run, config) {
+        const spec = config.models.find((m) => m.name === model)?.train[environment];
+        // A local process dies with the job; only remote runs outlive it.
+        if (!spec || spec.backend === 'command')
+            return;
+        this.runs.set(PendingRuns.key(model, environment, run), { model, environment, run, spec });
+    }
+    delete(model, environment, run) {
+        this.runs.delete(PendingRuns.key(model, environment, run));
+    }
+    toState() {
+        return JSON.stringify([...this.runs.values()]);
+    }
+    values() {
+        return [...this.runs.values()];
+    }
+}
+async function cancelPending(pending, deps) {
+    const signal = new AbortController().signal;
+    await Promise.all(pending.values().map(async (p) => {
+        const ctx = {
+            environment: p.environment,
+            model: p.model,
+            signal,
+            deadline: Date.now() + 60_000,
+            log: deps.log
+        };
+        try {
+            const backend = await createBackend(p.spec, deps);
+            await backend.cancel(p.run, ctx);
+            deps.log.info(`cancelled ${p.run.backend} run ${p.run.id} of ${p.model} [${p.environment}]${p.run.url ? ` — ${p.run.url}` : ''}`);
+        }
+        catch (e) {
+            deps.log.warning(`could not cancel ${p.run.backend} run ${p.run.id}${p.run.url ? ` (${p.run.url})` : ''}: ${e.message}`);
+        }
+    }));
+}
+
+// Reads and validates the action's inputs once; the rest of the code trusts the result.
+const MODES = ['auto', 'gate', 'retrain', 'validate', 'plan', 'reconcile'];
+/** Hosted jobs end at 6 h; leave room to report and cancel. */
+const MAX_TIMEOUT_MINUTES = 350;
+function getInputs() {
+    const problems = [];
+    const mode = (getInput('mode') || 'auto');
+    if (!MODES.includes(mode))
+        problems.push(`input mode must be one of ${MODES.join(', ')} (got "${mode}")`);
+    const timeoutText = getInput('timeout-minutes') || '330';
+    const timeoutMinutes = Number(timeoutText);
+    if (!Number.isFinite(timeoutMinutes) || timeoutMinutes <= 0) {
+        problems.push(`input timeout-minutes must be a positive number (got "${timeoutText}")`);
+    }
+    else if (timeoutMinutes > MAX_TIMEOUT_MINUTES) {
+        warning(`timeout-minutes ${timeoutMinutes} exceeds what a hosted job can wait; using ${MAX_TIMEOUT_MINUTES}`);
+    }
+    let wait = true;
+    try {
+        wait = getBooleanInput('wait');
+    }
+    catch {
+        if (getInput('wait'))
+            problems.push(`input wait must be true or false (got "${getInput('wait')}")`);
+    }
+    if (!wait)
+        problems.push('input wait: false is not supported in this release; training is always awaited');
+    if (problems.length)
+        throw new Error(problems.join('; '));
+    const models = getInput('models')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
+    const token = getInput('github-token') || process.env.GITHUB_TOKEN || '';
+    if (token)
+        setSecret(token);
+    return {
+        config: getInput('config') || '.github/ml-promote.yml',
+        mode,
+        environment: getInput('environment') || undefined,
+        models: models.length ? models : undefined,
+        token,
+        wait,
+        timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES)
+    };
+}
+
+// The action adapter: inputs and event in, engine, then outputs, job summary, check runs and the
+// sticky PR comment out. The only place that calls core.setFailed.
+/**
+ * The GitHub client and everything built on it, loaded on first use: validating a config (and
+ * every cold start) should not pay for parsing Octokit and its HTTP stack.
+ */
+async function githubTools() {
+    const [client, changes, checks, comment, backends] = await Promise.all([
+        import('./chunks/github.js'),
+        import('./chunks/changes.js'),
+        import('./chunks/checks.js'),
+        import('./chunks/comment.js'),
+        import('./chunks/backends.js')
+    ]);
+    return { ...client, ...changes, ...checks, ...comment, ...backends };
+}
+const EVENTS = ['pull_request', 'push', 'schedule', 'workflow_dispatch'];
+/** The step summary is capped at 1 MiB by the runner. */
+const SUMMARY_LIMIT = 1024 * 1024 - 1024;
+async function run() {
+    try {
+        if (getState('isPost') === 'true')
+            return await post();
+        saveState('isPost', 'true');
+        await main();
+    }
+    catch (e) {
+        setFailed(e.message);
+    }
+}
+/** The post step: cancel remote trainings the main step left running (cancelled or killed). */
+async function post() {
+    const log = actionLogger();
+    const pending = PendingRuns.fromState(getState('pending'));
+    if (pending.size === 0)
+        return;
+    try {
+        await cancelPending(pending, {
+            env: process.env,
+            log,
+            octokit: await tryOctokit(log),
+            repo: repoRef()
+        });
+    }
+    catch (e) {
+        warning(`cleanup: ${e.message}`);
+    }
+}
+function repoRef() {
+    const [owner = '', repo = ''] = (process.env.GITHUB_REPOSITORY ?? '/').split('/');
+    return { owner, repo };
+}
+async function tryOctokit(log) {
+    const token = getInput('github-token') || process.env.GITHUB_TOKEN;
+    return token ? (await import('./chunks/github.js')).createOctokit(token, { log }) : undefined;
+}
+function eventFacts(workspace) {
+    const eventName = process.env.GITHUB_EVENT_NAME ?? '';
+    const name = eventName;
+    const eventPath = process.env.GITHUB_EVENT_PATH;
+    const payload = (eventPath && existsSync(eventPath) ? JSON.parse(readFileSync(eventPath, 'utf8')) : {});
+    if (!EVENTS.includes(name)) {
+        throw new Error(`ml-promote runs on ${EVENTS.join(', ')}; this workflow ran on "${eventName}"`);
+    }
+    if (name === 'pull_request') {
+        const pr = payload.pull_request;
+        return {
+            name,
+            payload,
+            sha: pr.head.sha,
+            ref: `refs/heads/${pr.head.ref}`,
+            branch: pr.head.ref,
+            base: pr.base.ref,
+            baseSha: pr.base.sha,
+            pullNumber: pr.number
+        };
+    }
+    const ref = process.env.GITHUB_REF || '';
+    // What is checked out is what trains (a scheduled job may check out the release branch).
+    const sha = gitHead(workspace) ??
+        (name === 'push' ? payload.after : undefined) ??
+        process.env.GITHUB_SHA ??
+        '';
+    return { name, payload, sha, ref, branch: ref.replace(/^refs\/heads\//, '') };
+}
+function gitBranch(dir) {
+    try {
+        return (execFileSync('git', ['symbolic-ref', '--short', '-q', 'HEAD'], {
+            cwd: dir,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore']
+        }).trim() || undefined);
+    }
+    catch {
+        return undefined;
+    }
+}
+function gitHead(dir) {
+    try {
+        return execFileSync('git', ['rev-parse', 'HEAD'], {
+            cwd: dir,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore']
+        }).trim();
+    }
+    catch {
+        return undefined;
+    }
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    const text = markdown.length > SUMMARY_LIMIT
+        ? markdown.slice(0, SUMMARY_LIMIT) +
+            '\n\n_Summary truncated at the 1 MiB step-summary limit; see the log for the rest._\n'
+        : markdown;
+    await summary.addRaw(text).write();
+}
+function setOutputs(verdict, environment, results) {
+    setOutput('verdict', verdict);
+    setOutput('environment', environment ?? '');
+    setOutput('results', JSON.stringify(results));
+}
+async function main() {
+    const inputs = getInputs();
+    const log = actionLogger();
+    if (process.env.GITHUB_EVENT_NAME === 'pull_request' && inputs.mode === 'retrain') {
+        throw new Error('mode retrain on a pull request would promote unmerged code; use mode gate (or auto)');
+    }
+    const started = Date.now();
+    const deadline = started + inputs.timeoutMinutes * 60_000;
+    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    const configPath = path.resolve(workspace, inputs.config);
+    const relConfig = path.relative(workspace, configPath).split(path.sep).join('/');
+    const event = eventFacts(workspace);
+    const repo = repoRef();
+    const loaded = await group(`Validate ${relConfig}`, async () => loadConfigFile(configPath, relConfig));
+    if (!loaded.config) {
+        for (const p of loaded.problems)
+            log.error(p.message, p);
+        const tools = inputs.token && event.name === 'pull_request' ? await githubTools() : undefined;
+        if (tools && !tools.isForkPull(event.payload)) {
+            const octokit = tools.createOctokit(inputs.token, { log, deadline });
+            await new tools.CheckReporter(octokit, repo, event.sha, log)
+                .annotateConfig(loaded.problems, `${relConfig} is invalid`)
+                .catch((e) => log.warning(`could not annotate the config problems: ${e.message}`));
+        }
+        setOutputs('fail', undefined, []);
+        await writeSummary(`## ml-promote: ${relConfig} is invalid\n\n${loaded.problems.map((p) => `- \`${p.file}:${p.line}:${p.col}\` ${p.message}`).join('\n')}\n`);
+        throw new Error(`${relConfig} has ${loaded.problems.length} problem(s); nothing was run`);
+    }
+    let config = loaded.config;
+    if (inputs.mode === 'validate') {
+        log.info(`${relConfig} is valid: ${config.models.length} model(s), ${config.environments.length} environment(s)`);
+        setOutputs('skipped', undefined, []);
+        await writeSummary(`## ml-promote: ${relConfig} is valid\n\n${config.models.length} model(s) across ${config.environments.map((e) => `\`${e.name}\``).join(' → ')}.\n`);
+        return;
+    }
+    const tools = await githubTools();
+    const octokit = inputs.token ? tools.createOctokit(inputs.token, { log, deadline }) : undefined;
+    const notes = [];
+    const fork = event.name === 'pull_request' && tools.isForkPull(event.payload);
+    if (event.name === 'pull_request' && !fork) {
+        config = await baseGated(config, event, repo, octokit, relConfig, workspace, notes, log);
+    }
+    const files = octokit && !fork
+        ? await tools.changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
+        : undefined;
+    const input = {
+        event: event.name,
+        branch: event.branch,
+        base: event.base,
+        changedFiles: files,
+        environment: inputs.environment,
+        models: inputs.models,
+        mode: inputs.mode === 'plan' ? 'auto' : inputs.mode
+    };
+    const thePlan = plan(config, input);
+    await group('Plan', async () => log.info(renderPlan(thePlan)));
+    if (inputs.mode === 'plan' || inputs.mode === 'reconcile') {
+        const body = inputs.mode === 'plan'
+            ? renderPlanMarkdown(thePlan)
+            : await reconcile(config, octokit, repo, log);
+        setOutputs('skipped', thePlan.environment, []);
+        await writeSummary(body);
+        return;
+    }
+    if (fork) {
+        const results = thePlan.items.map((i) => ({
+            model: i.model,
+            environment: i.environment,
+            action: i.action,
+            verdict: 'skipped',
+            promoted: false,
+            reason: 'pull request from a fork: its token is read-only and secrets are withheld, so it is not trained; a maintainer can re-run it from a branch in this repository'
+        }));
+        notice('Pull request from a fork: ml-promote does not train it (read-only token, no secrets). The result is neutral.');
+        setOutputs('skipped', thePlan.environment, results);
+        await writeSummary(renderSummary({ title: 'fork pull request (neutral)', plan: thePlan, results, notes }));
+        return;
+    }
+    const checks = octokit
+        ? new tools.CheckReporter(octokit, repo, event.sha, log, { detailsUrl: runUrl() })
+        : undefined;
+    const store = await createStore(config, {
+        octokit,
+        repo,
+        env: process.env,
+        log,
+        stateDir: path.resolve(workspace, '.ml-promote'),
+        runUrl: runUrl(),
+        inActions: true
+    });
+    const pending = new PendingRuns();
+    const abort = new AbortController();
+    const onSignal = (sig) => {
+        log.warning(`received ${sig}: cancelling training`);
+        abort.abort(new Error(`workflow cancelled (${sig})`));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const timer = setTimeout(() => abort.abort(new Error('timeout-minutes reached')), Math.max(0, deadline - Date.now()));
+    timer.unref();
+    let results;
+    try {
+        results = await runPlan({
+            config,
+            plan: thePlan,
+            context: {
+                repo: `${repo.owner}/${repo.repo}`,
+                sha: event.sha,
+                ref: event.ref,
+                workspace,
+                runId: process.env.GITHUB_RUN_ID || `local-${started}`,
+                outputRoot: path.join(process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'), 'ml-promote-out'),
+                checkedOutBranch: event.name === 'push' || event.name === 'pull_request'
+                    ? undefined
+                    : (gitBranch(workspace) ?? event.branch)
+            },
+            backendFor: (model, env) => tools.createBackend(model.train[env], { env: process.env, log, octokit, repo }),
+            store,
+            log,
+            signal: abort.signal,
+            deadline,
+            hooks: {
+                started: async (item, remote) => {
+                    pending.add(item.model, item.environment, remote, config);
+                    saveState('pending', pending.toState());
+                    await checks?.start(item.model, {
+                        runUrl: remote.url,
+                        title: `Training in ${item.environment}`
+                    });
+                },
+                finished: async (item, remote) => {
+                    pending.delete(item.model, item.environment, remote);
+                    saveState('pending', pending.toState());
+                }
+            }
+        });
+    }
+    finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        clearTimeout(timer);
+    }
+    const title = thePlan.kind === 'gate'
+        ? `gate in ${thePlan.environment}`
+        : `${event.name === 'schedule' ? 'scheduled retrain' : 'retrain'}${thePlan.environment ? ` in ${thePlan.environment}` : ''}`;
+    if (checks) {
+        for (const r of results) {
+            await checks
+                .complete(r.model, {
+                conclusion: r.verdict === 'pass' ? 'success' : r.verdict === 'skipped' ? 'neutral' : 'failure',
+                title: r.reason.slice(0, 200),
+                summary: [notes.map((n) => `> ${n}`).join('\n\n'), modelSection(r)]
+                    .filter(Boolean)
+                    .join('\n\n')
+            })
+                .catch((e) => log.warning(`could not complete the check for ${r.model}: ${e.message}`));
+        }
+    }
+    if (octokit && event.pullNumber !== undefined) {
+        const sections = Object.fromEntries(results.filter((r) => r.verdict !== 'skipped').map((r) => [r.model, modelSection(r)]));
+        const header = `## ml-promote: ${title}\n\nCommit \`${event.sha.slice(0, 7)}\`${runUrl() ? ` · [workflow run](${runUrl()})` : ''}\n` +
+            notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('');
+        await tools
+            .upsertStickyComment(octokit, repo, event.pullNumber, tools.mergeSections(undefined, sections), header)
+            .catch((e) => log.warning(`could not update the pull request comment: ${e.message}`));
+    }
+    const verdict = overallVerdict(results);
+    setOutputs(verdict, thePlan.environment, results);
+    await writeSummary(renderSummary({ title, plan: thePlan, results, notes }));
+    if (abort.signal.aborted && !(Date.now() >= deadline))
+        throw new Error('workflow cancelled: remote training was cancelled');
+    const bad = results.filter((r) => r.verdict === 'fail' || r.verdict === 'error');
+    if (bad.length)
+        throw new Error(bad.map((r) => `${r.model} [${r.environment}]: ${r.reason}`).join('\n'));
+}
+function runUrl() {
+    const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = process.env;
+    return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined;
+}
+/**
+ * Security rule: a pull request is judged by the gate on its base branch. Training definitions come
+ * from the head (the code under test); every `gate` section comes from the base commit's config.
+ */
+async function baseGated(head, event, repo, octokit, relConfig, workspace, notes, log) {
+    const text = gitShow(workspace, event.baseSha, relConfig) ??
+        (octokit
+            ? await (await import('./chunks/changes.js')).readFileAt(octokit, repo, event.baseSha, relConfig)
+            : undefined);
+    if (text === undefined) {
+        notes.push(`${relConfig} does not exist on ${event.base} yet: this pull request is judged by its own gate.`);
+        return head;
+    }
+    const base = loadConfig(text, `${relConfig}@${event.base}`);
+    if (!base.config) {
+        for (const p of base.problems)
+            log.error(p.message, p);
+        throw new Error(`the config on the base branch ${event.base} is invalid, so there is no gate to judge this pull request by`);
+    }
+    const merged = withBaseGates(head, base.config);
+    if (merged.changedGates.length) {
+        notes.push(`This pull request changes the gate of ${merged.changedGates.map((m) => `\`${m}\``).join(', ')}. It is judged by the gate on \`${event.base}\`; the new gate applies after merge.`);
+    }
+    if (merged.newModels.length) {
+        notes.push(`New model(s) ${merged.newModels.map((m) => `\`${m}\``).join(', ')}: no gate on \`${event.base}\` yet, so the gate in this pull request applies.`);
+    }
+    return merged.config;
+}
+/** The config at a commit, when the checkout has that history (fetch-depth: 0); else undefined. */
+function gitShow(dir, sha, file) {
+    try {
+        return execFileSync('git', ['show', `${sha}:${file}`], {
+            cwd: dir,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+            maxBuffer: 16 * 1024 * 1024
+        });
+    }
+    catch {
+        return undefined;
+    }
+}
+/** Reports each environment's champion; touches nothing. */
+async function reconcile(config, octokit, repo, log) {
+    const store = await createStore(config, {
+        octokit,
+        repo,
+        env: process.env,
+        log,
+        stateDir: '.ml-promote',
+        inActions: true
+    });
+    const lines = [
+        '## ml-promote: champions',
+        '',
+        '| Model | Environment | Champion | Promoted | Metrics |',
+        '| --- | --- | --- | --- | --- |'
+    ];
+    for (const m of config.models) {
+        for (const e of config.environments) {
+            const c = await store.champion(m.name, e.name);
+            const metrics = c
+                ? Object.entries(c.metrics)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(', ')
+                : '';
+            lines.push(`| ${m.name} | ${e.name} | ${c ? `\`${c.sha.slice(0, 7)}\`` : 'none yet'} | ${c?.promotedAt.slice(0, 10) ?? '—'} | ${metrics} |`);
+            log.info(`${m.name} [${e.name}]: ${c ? `champion ${c.sha.slice(0, 7)} since ${c.promotedAt}` : 'no champion yet'}`);
+        }
+    }
+    return lines.join('\n') + '\n';
+}
+
+await run();
+//# sourceMappingURL=index.js.map
