@@ -46,6 +46,7 @@ class GithubChampionStore {
     name = 'github';
     /** One read per (model, environment) for the life of the store; promote() refreshes it. */
     champions = new Map();
+    pages = new Map();
     constructor(octokit, repo, log, opts = {}) {
         this.octokit = octokit;
         this.repo = repo;
@@ -115,19 +116,31 @@ class GithubChampionStore {
         }
         return undefined;
     }
-    /** Our deployments for (model, environment), newest first, one page at a time. */
+    /**
+     * Our deployments for (model, environment), newest first, one page at a time. Pages are kept
+     * for the store's lifetime (writes clear them), so the champion lookup and the history of one
+     * gate share a single read.
+     */
     async *deployments(model, environment) {
         const task = deploymentTask(model);
-        const pages = this.octokit.paginate.iterator(this.octokit.rest.repos.listDeployments, {
-            ...this.repo,
-            task,
-            environment,
-            per_page: PAGE
-        });
-        for await (const { data } of pages) {
+        const key = cacheKey(model, environment);
+        let pages = this.pages.get(key);
+        if (!pages)
+            this.pages.set(key, (pages = []));
+        for (let page = 1;; page++) {
+            if (!pages[page - 1]) {
+                const request = this.octokit.rest.repos
+                    .listDeployments({ ...this.repo, task, environment, per_page: PAGE, page })
+                    .then(({ data }) => data);
+                pages[page - 1] = request;
+                request.catch(() => this.pages.delete(key));
+            }
+            const data = await pages[page - 1];
             // Filtered again here: the query filters are the server's promise, the task name is ours.
             const ours = data.filter((d) => d.task === task && d.environment === environment);
             yield* ours.sort((a, b) => b.id - a.id);
+            if (data.length < PAGE)
+                return;
         }
     }
     /**
@@ -145,6 +158,7 @@ class GithubChampionStore {
     }
     async record(candidate, gate, outcome) {
         const { model, environment } = candidate;
+        this.pages.delete(cacheKey(model, environment));
         const payload = toPayload(candidate, gate, outcome);
         const description = fitText(describe(candidate, gate, outcome), DESCRIPTION_LIMIT, '…');
         const logUrl = candidate.runUrl ?? this.opts.runUrl;

@@ -65,6 +65,7 @@ export class GithubChampionStore implements ChampionStore {
   readonly name = 'github'
   /** One read per (model, environment) for the life of the store; promote() refreshes it. */
   private readonly champions = new Map<string, Promise<Champion | undefined>>()
+  private readonly pages = new Map<string, Array<Promise<Deployment[]>>>()
 
   constructor(
     private readonly octokit: Octokit,
@@ -144,19 +145,29 @@ export class GithubChampionStore implements ChampionStore {
     return undefined
   }
 
-  /** Our deployments for (model, environment), newest first, one page at a time. */
+  /**
+   * Our deployments for (model, environment), newest first, one page at a time. Pages are kept
+   * for the store's lifetime (writes clear them), so the champion lookup and the history of one
+   * gate share a single read.
+   */
   private async *deployments(model: string, environment: string): AsyncGenerator<Deployment> {
     const task = deploymentTask(model)
-    const pages = this.octokit.paginate.iterator(this.octokit.rest.repos.listDeployments, {
-      ...this.repo,
-      task,
-      environment,
-      per_page: PAGE
-    })
-    for await (const { data } of pages) {
+    const key = cacheKey(model, environment)
+    let pages = this.pages.get(key)
+    if (!pages) this.pages.set(key, (pages = []))
+    for (let page = 1; ; page++) {
+      if (!pages[page - 1]) {
+        const request = this.octokit.rest.repos
+          .listDeployments({ ...this.repo, task, environment, per_page: PAGE, page })
+          .then(({ data }) => data as Deployment[])
+        pages[page - 1] = request
+        request.catch(() => this.pages.delete(key))
+      }
+      const data = await pages[page - 1]!
       // Filtered again here: the query filters are the server's promise, the task name is ours.
       const ours = data.filter((d) => d.task === task && d.environment === environment)
-      yield* ours.sort((a, b) => b.id - a.id) as Deployment[]
+      yield* ours.sort((a, b) => b.id - a.id)
+      if (data.length < PAGE) return
     }
   }
 
@@ -182,6 +193,7 @@ export class GithubChampionStore implements ChampionStore {
     outcome: Promotion['outcome']
   ): Promise<{ deployment: Deployment; payload: DeploymentPayload; at: string }> {
     const { model, environment } = candidate
+    this.pages.delete(cacheKey(model, environment))
     const payload = toPayload(candidate, gate, outcome)
     const description = fitText(describe(candidate, gate, outcome), DESCRIPTION_LIMIT, '…')
     const logUrl = candidate.runUrl ?? this.opts.runUrl
