@@ -256,3 +256,46 @@ describe('a damaged state file', () => {
     expect(await fs.readFile(file, 'utf8')).toBe(content)
   })
 })
+
+describe('trainings started without waiting', () => {
+  const record = (id: string, environment = 'staging') => ({
+    model: 'fraud-detector',
+    environment,
+    action: 'gate' as const,
+    sha: 'b'.repeat(40),
+    ref: 'refs/heads/feature',
+    runId: 'run-9',
+    run: { backend: 'databricks', id, url: `https://dbc.example/run/${id}` },
+    gate: { auc: { threshold: 0.9, greater_is_better: true } },
+    pullNumber: 4,
+    startedAt: '2025-01-06T09:00:00.000Z',
+    deadline: Date.UTC(2025, 0, 6, 15)
+  })
+
+  it('are listed per (model, environment) until resolved, and survive a new instance', async () => {
+    const dir = freshDir()
+    const store = new FileChampionStore(dir)
+    const a = await store.addPending(record('11'))
+    await store.addPending(record('12', 'production'))
+    expect((await store.pending('fraud-detector', 'staging')).map((p) => p.run.id)).toEqual(['11'])
+    const again = new FileChampionStore(dir)
+    expect(await again.pending('fraud-detector', 'production')).toHaveLength(1)
+    await again.resolvePending(a)
+    expect(await store.pending('fraud-detector', 'staging')).toEqual([])
+    expect(await store.pending('fraud-detector', 'production')).toHaveLength(1)
+    expect(await store.champion('fraud-detector', 'staging')).toBeUndefined()
+  })
+
+  it('a re-run that attached to the same remote run replaces its record instead of adding one', async () => {
+    const store = new FileChampionStore(freshDir())
+    const first = await store.addPending(record('21'))
+    const second = await store.addPending({
+      ...record('21'),
+      startedAt: '2025-01-06T09:05:00.000Z'
+    })
+    expect(second.id).toBe(first.id)
+    const listed = await store.pending('fraud-detector', 'staging')
+    expect(listed).toHaveLength(1)
+    expect(listed[0]!.startedAt).toBe('2025-01-06T09:05:00.000Z')
+  })
+})

@@ -5,7 +5,15 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { FakeDatabricks } from '../test/fakes/databricks-server.js'
-import { commitAll, exampleWorkspace, pushPayload, runAction } from '../test/e2e/harness.js'
+import { FakeGitHub } from '../test/fakes/github-server.js'
+import {
+  commitAll,
+  exampleWorkspace,
+  git,
+  pullRequestPayload,
+  pushPayload,
+  runAction
+} from '../test/e2e/harness.js'
 
 const PAT = 'dapi0123456789abcdef0123456789abcdef'
 const METRICS = { auc: 0.93, recall: 0.74, latency_ms: 12 }
@@ -139,5 +147,123 @@ describe('workflow cancellation', () => {
     expect(post.code).toBe(0)
     expect(fake.callsTo('runs/cancel')).toHaveLength(1)
     expect(post.stdout).toContain('cancelled databricks run')
+  })
+})
+
+describe('wait: false — no runner held while the model trains', () => {
+  let github: FakeGitHub
+  beforeEach(async () => {
+    await start(1)
+    github = await FakeGitHub.start()
+  })
+  afterEach(async () => {
+    expect(github.violations).toEqual([])
+    await github.close()
+  })
+  const gh = () => ({ GITHUB_API_URL: github.url })
+  const TOKEN = 'ghs_waitFalseToken'
+
+  async function reconcileUntilDone(dir: string, checkName: string): Promise<number> {
+    for (let i = 1; i <= 10; i++) {
+      const r = await runAction({
+        workspace: dir,
+        event: 'schedule',
+        payload: { schedule: '*/10 * * * *' },
+        inputs: { mode: 'reconcile', 'github-token': TOKEN },
+        env: { ...env(), ...gh() }
+      })
+      expect(r.stderr).toBe('')
+      if (github.checkRuns.find((c) => c.name === checkName)?.status === 'completed') {
+        expect(r.code).toBe(0)
+        return i
+      }
+      expect(r.outputs.verdict).toBe('pending')
+    }
+    throw new Error('reconcile never concluded the training')
+  }
+
+  it('a PR gate returns at once with the check in progress; reconcile runs conclude it', async () => {
+    const ws = databricksWorkspace()
+    git(ws.dir, 'checkout', '-q', '-b', 'feature')
+    writeFileSync(path.join(ws.dir, 'models/fraud/params.json'), '{}\n')
+    const head = commitAll(ws.dir, 'change the model')
+    github.setPull(31, {
+      head: { sha: head, ref: 'feature' },
+      base: { sha: ws.sha, ref: 'main' },
+      files: ['models/fraud/params.json']
+    })
+    const started = await runAction({
+      workspace: ws.dir,
+      event: 'pull_request',
+      ref: 'refs/pull/31/merge',
+      payload: pullRequestPayload({
+        number: 31,
+        headSha: head,
+        headRef: 'feature',
+        baseSha: ws.sha,
+        baseRef: 'main'
+      }),
+      inputs: { wait: 'false', 'github-token': TOKEN },
+      env: { ...env(), ...gh() }
+    })
+    expect(started.stderr).toBe('')
+    expect(started.code).toBe(0)
+    expect(started.outputs.verdict).toBe('pending')
+    const check = () => github.checkRuns.find((c) => c.name === 'ml-promote / fraud-detector')
+    expect(check()).toMatchObject({ status: 'in_progress', head_sha: head })
+    expect(fake.runsStarted).toBe(1)
+    // Only the start and one look for the run page were made: nothing waited.
+    expect(fake.callsTo('runs/get').length).toBeLessThanOrEqual(1)
+    expect(github.deployments).toHaveLength(1)
+    expect(github.deployments[0]!.statuses[0]!.state).toBe('in_progress')
+    expect(github.comments[0]!.body).toContain('is training in `staging`')
+
+    const rounds = await reconcileUntilDone(ws.dir, 'ml-promote / fraud-detector')
+    expect(rounds).toBeGreaterThan(1)
+    expect(check()).toMatchObject({ status: 'completed', conclusion: 'success' })
+    expect(github.comments).toHaveLength(1)
+    expect(github.comments[0]!.body).toContain('passed the `staging` gate')
+    expect(github.deployments[0]!.statuses.at(-1)!.state).toBe('inactive')
+    expect(fake.runsStarted).toBe(1)
+
+    // Nothing is left: another reconcile asks Databricks nothing.
+    const polls = fake.callsTo('runs/get').length
+    const idle = await runAction({
+      workspace: ws.dir,
+      event: 'schedule',
+      payload: {},
+      inputs: { mode: 'reconcile', 'github-token': TOKEN },
+      env: { ...env(), ...gh() }
+    })
+    expect(idle.code).toBe(0)
+    expect(fake.callsTo('runs/get').length).toBe(polls)
+    expect(idle.summary).toContain('No training was waiting')
+  })
+
+  it('a promotion started without waiting becomes the champion when reconcile concludes it', async () => {
+    const ws = databricksWorkspace()
+    const push = await runAction({
+      workspace: ws.dir,
+      event: 'push',
+      payload: pushPayload({ ref: 'refs/heads/main', before: '0'.repeat(40), after: ws.sha }),
+      inputs: { wait: 'false', 'github-token': TOKEN },
+      env: { ...env(), ...gh() }
+    })
+    expect(push.code).toBe(0)
+    expect(push.outputs.verdict).toBe('pending')
+    await reconcileUntilDone(ws.dir, 'ml-promote / fraud-detector')
+    const promoted = github.deployments.find(
+      (d) => (d.payload as { outcome?: string }).outcome === 'promoted'
+    )
+    expect(promoted).toMatchObject({ sha: ws.sha, environment: 'staging' })
+    expect(promoted!.statuses[0]!.state).toBe('success')
+    const champions = await runAction({
+      workspace: ws.dir,
+      event: 'schedule',
+      payload: {},
+      inputs: { mode: 'reconcile', 'github-token': TOKEN },
+      env: { ...env(), ...gh() }
+    })
+    expect(champions.summary).toMatch(/\| fraud-detector \| staging \| `[0-9a-f]{7}` \|/)
   })
 })

@@ -3,13 +3,13 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createBackend } from './chunks/backends.js';
-import { t as toJSONSchema, c as configSchema, a as trainOverride, b as trainSpec, d as consoleLogger, l as loadConfigFile, f as formatProblem, e as createStore, g as loadConfig, w as withBaseGates, p as plan, P as PlanError, r as renderPlan, h as runPlan, i as renderText, o as overallVerdict } from './chunks/markdown.js';
+import { t as toJSONSchema, c as configSchema, a as trainOverride, b as trainSpec, d as consoleLogger, l as loadConfigFile, f as formatProblem, e as createStore, r as reconcilePending, g as renderText, h as loadConfig, w as withBaseGates, p as plan, P as PlanError, i as renderPlan, j as runPlan, o as overallVerdict } from './chunks/markdown.js';
 import 'node:fs/promises';
 import 'process';
 import 'buffer';
 import 'node:crypto';
-import './chunks/types.js';
 import './chunks/http.js';
+import './chunks/types.js';
 import 'os';
 import 'crypto';
 import 'fs';
@@ -130,6 +130,7 @@ Commands:
   validate     check the config; report every problem as file:line:col
   plan         print what would happen for an event; runs nothing
   run          train, gate and promote as the action would, with a file champion store
+  reconcile    conclude trainings started with --no-wait (one status call each)
   champions    print each environment's champion from the file store
   schema       print the config's JSON Schema
 
@@ -146,6 +147,7 @@ Options:
   --sha S               commit being trained (default: git HEAD)
   --run-id ID           id shared by re-runs (default: new each run)
   --timeout-minutes N   budget for training (default 330)
+  --no-wait             start remote training, record it as pending and return
   --json                print the results as JSON on stdout
   -q, --quiet           only the report
   -h, --help            this text
@@ -165,6 +167,11 @@ function git(args, cwd) {
     catch {
         return undefined;
     }
+}
+/** owner/name from the origin remote, else a local name: part of every idempotency key. */
+function repoName(cwd) {
+    const origin = git(['remote', 'get-url', 'origin'], cwd);
+    return origin?.match(/[:/]([^/:]+\/[^/]+?)(\.git)?$/)?.[1] ?? `local/${path.basename(cwd)}`;
 }
 function list(v) {
     const items = (v ?? '')
@@ -191,6 +198,7 @@ async function cli(argv) {
             'run-id': { type: 'string' },
             'timeout-minutes': { type: 'string', default: '330' },
             json: { type: 'boolean', default: false },
+            'no-wait': { type: 'boolean', default: false },
             quiet: { type: 'boolean', short: 'q', default: false },
             help: { type: 'boolean', short: 'h', default: false }
         }
@@ -204,7 +212,7 @@ async function cli(argv) {
         process.stdout.write(renderJsonSchema());
         return 0;
     }
-    if (!['validate', 'plan', 'run', 'champions'].includes(command))
+    if (!['validate', 'plan', 'run', 'reconcile', 'champions'].includes(command))
         throw new UsageError(`unknown command "${command}"`);
     const log = consoleLogger({ quiet: values.quiet });
     const cwd = process.cwd();
@@ -232,6 +240,29 @@ async function cli(argv) {
             }
         }
         return 0;
+    }
+    if (command === 'reconcile') {
+        const store = await createStore(config, { env: process.env, log, stateDir, inActions: false });
+        const reconciled = await reconcilePending({
+            config,
+            store,
+            backendFor: (model, env) => createBackend(model.train[env], { env: process.env, log }),
+            log,
+            signal: new AbortController().signal,
+            workspace: cwd,
+            repo: repoName(cwd),
+            outputRoot: path.join(stateDir, 'runs')
+        });
+        const results = reconciled.map((x) => x.result);
+        if (values.json)
+            process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+        else
+            process.stdout.write(renderText({
+                title: 'reconcile',
+                results,
+                notes: results.length ? [] : ['no training was waiting to be concluded']
+            }));
+        return results.some((r) => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0;
     }
     const event = values.event;
     if (!EVENTS.includes(event))
@@ -299,8 +330,7 @@ async function cli(argv) {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const store = await createStore(config, { env: process.env, log, stateDir, inActions: false });
-    const origin = git(['remote', 'get-url', 'origin'], cwd);
-    const repo = origin?.match(/[:/]([^/:]+\/[^/]+?)(\.git)?$/)?.[1] ?? `local/${path.basename(cwd)}`;
+    const repo = repoName(cwd);
     try {
         const results = await runPlan({
             config,
@@ -318,7 +348,8 @@ async function cli(argv) {
             store,
             log,
             signal: abort.signal,
-            deadline
+            deadline,
+            detach: values['no-wait']
         });
         const title = thePlan.kind === 'gate'
             ? `gate in ${thePlan.environment}`

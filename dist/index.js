@@ -1,4 +1,4 @@
-import { j as getInput, k as warning, m as getBooleanInput, s as setSecret, n as getState, q as saveState, u as setFailed, v as group, p as plan, x as renderPlanMarkdown, y as notice, z as renderSummary, e as createStore, h as runPlan, A as modelSection, o as overallVerdict, B as actionLogger, l as loadConfigFile, C as setOutput, D as summary, g as loadConfig, w as withBaseGates, r as renderPlan } from './chunks/markdown.js';
+import { k as getInput, m as warning, n as getBooleanInput, s as setSecret, q as getState, u as saveState, v as setFailed, x as group, p as plan, y as renderPlanMarkdown, z as notice, A as renderSummary, e as createStore, j as runPlan, B as modelSection, o as overallVerdict, C as actionLogger, l as loadConfigFile, D as setOutput, E as summary, h as loadConfig, w as withBaseGates, r as reconcilePending, i as renderPlan } from './chunks/markdown.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -7,8 +7,8 @@ import 'node:fs/promises';
 import 'process';
 import 'buffer';
 import 'node:crypto';
-import './chunks/types.js';
 import './chunks/http.js';
+import './chunks/types.js';
 import 'os';
 import 'crypto';
 import 'fs';
@@ -124,8 +124,6 @@ function getInputs() {
         if (getInput('wait'))
             problems.push(`input wait must be true or false (got "${getInput('wait')}")`);
     }
-    if (!wait)
-        problems.push('input wait: false is not supported in this release; training is always awaited');
     if (problems.length)
         throw new Error(problems.join('; '));
     const models = getInput('models')
@@ -142,7 +140,8 @@ function getInputs() {
         models: models.length ? models : undefined,
         token,
         wait,
-        timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES)
+        timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES),
+        workingDirectory: getInput('working-directory') || '.'
     };
 }
 
@@ -277,9 +276,13 @@ async function main() {
     }
     const started = Date.now();
     const deadline = started + inputs.timeoutMinutes * 60_000;
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    // Paths GitHub knows (annotations, the contents API, changed files) are relative to the
+    // repository root; the project (config, training, path filters) lives in working-directory.
+    const root = process.env.GITHUB_WORKSPACE || process.cwd();
+    const workspace = path.resolve(root, inputs.workingDirectory);
     const configPath = path.resolve(workspace, inputs.config);
-    const relConfig = path.relative(workspace, configPath).split(path.sep).join('/');
+    const relConfig = path.relative(root, configPath).split(path.sep).join('/');
+    const projectPrefix = path.relative(root, workspace).split(path.sep).join('/');
     const event = eventFacts(workspace);
     const repo = repoRef();
     const loaded = await group(`Validate ${relConfig}`, async () => loadConfigFile(configPath, relConfig));
@@ -311,9 +314,17 @@ async function main() {
     if (event.name === 'pull_request' && !fork) {
         config = await baseGated(config, event, repo, octokit, relConfig, workspace, notes, log);
     }
-    const files = octokit && !fork
+    if (inputs.mode === 'reconcile') {
+        return reconcileRun({ config, octokit, tools, repo, workspace, log });
+    }
+    const repoFiles = octokit && !fork
         ? await tools.changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
         : undefined;
+    const files = repoFiles && projectPrefix
+        ? repoFiles
+            .filter((f) => f.startsWith(`${projectPrefix}/`))
+            .map((f) => f.slice(projectPrefix.length + 1))
+        : repoFiles;
     const input = {
         event: event.name,
         branch: event.branch,
@@ -325,12 +336,9 @@ async function main() {
     };
     const thePlan = plan(config, input);
     await group('Plan', async () => log.info(renderPlan(thePlan)));
-    if (inputs.mode === 'plan' || inputs.mode === 'reconcile') {
-        const body = inputs.mode === 'plan'
-            ? renderPlanMarkdown(thePlan)
-            : await reconcile(config, octokit, repo, log);
+    if (inputs.mode === 'plan') {
         setOutputs('skipped', thePlan.environment, []);
-        await writeSummary(body);
+        await writeSummary(renderPlanMarkdown(thePlan));
         return;
     }
     if (fork) {
@@ -383,8 +391,10 @@ async function main() {
                 outputRoot: path.join(process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'), 'ml-promote-out'),
                 checkedOutBranch: event.name === 'push' || event.name === 'pull_request'
                     ? undefined
-                    : (gitBranch(workspace) ?? event.branch)
+                    : (gitBranch(workspace) ?? event.branch),
+                pullNumber: event.pullNumber
             },
+            detach: !inputs.wait,
             backendFor: (model, env) => tools.createBackend(model.train[env], { env: process.env, log, octokit, repo }),
             store,
             log,
@@ -415,7 +425,8 @@ async function main() {
         ? `gate in ${thePlan.environment}`
         : `${event.name === 'schedule' ? 'scheduled retrain' : 'retrain'}${thePlan.environment ? ` in ${thePlan.environment}` : ''}`;
     if (checks) {
-        for (const r of results) {
+        // A training that is not awaited keeps its check run in progress until reconcile ends it.
+        for (const r of results.filter((x) => x.verdict !== 'pending')) {
             await checks
                 .complete(r.model, {
                 conclusion: r.verdict === 'pass' ? 'success' : r.verdict === 'skipped' ? 'neutral' : 'failure',
@@ -490,18 +501,61 @@ function gitShow(dir, sha, file) {
         return undefined;
     }
 }
-/** Reports each environment's champion; touches nothing. */
-async function reconcile(config, octokit, repo, log) {
+/**
+ * `mode: reconcile` (e.g. on a cron every few minutes): concludes the trainings that `wait: false`
+ * runs left behind — one status call each, nothing awaited — completing their check runs and
+ * pull request comments and promoting passing retrains; then reports every champion.
+ */
+async function reconcileRun(r) {
+    const { config, octokit, tools, repo, workspace, log } = r;
     const store = await createStore(config, {
         octokit,
         repo,
         env: process.env,
         log,
-        stateDir: '.ml-promote',
+        stateDir: path.resolve(workspace, '.ml-promote'),
+        runUrl: runUrl(),
         inActions: true
     });
+    const reconciled = await group('Reconcile trainings started without waiting', () => reconcilePending({
+        config,
+        store,
+        backendFor: (model, env) => tools.createBackend(model.train[env], { env: process.env, log, octokit, repo }),
+        log,
+        signal: new AbortController().signal,
+        workspace,
+        repo: `${repo.owner}/${repo.repo}`,
+        outputRoot: path.join(process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'), 'ml-promote-out')
+    }));
+    const concluded = reconciled.filter((x) => x.concluded);
+    if (octokit) {
+        for (const { pending: p, result } of concluded) {
+            const checks = new tools.CheckReporter(octokit, repo, p.sha, log, {
+                detailsUrl: p.run.url ?? runUrl()
+            });
+            await checks
+                .complete(p.model, {
+                conclusion: result.verdict === 'pass' ? 'success' : 'failure',
+                title: result.reason.slice(0, 200),
+                summary: modelSection(result)
+            })
+                .catch((e) => log.warning(`could not complete the check for ${p.model}: ${e.message}`));
+            if (p.pullNumber !== undefined) {
+                await tools
+                    .upsertStickyComment(octokit, repo, p.pullNumber, tools.mergeSections(undefined, { [p.model]: modelSection(result) }))
+                    .catch((e) => log.warning(`could not update the pull request comment: ${e.message}`));
+            }
+        }
+    }
+    const results = reconciled.map((x) => x.result);
     const lines = [
-        '## ml-promote: champions',
+        renderSummary({
+            title: 'reconcile',
+            results,
+            notes: results.length ? [] : ['No training was waiting to be concluded.']
+        }).trimEnd(),
+        '',
+        '### Champions',
         '',
         '| Model | Environment | Champion | Promoted | Metrics |',
         '| --- | --- | --- | --- | --- |'
@@ -515,10 +569,13 @@ async function reconcile(config, octokit, repo, log) {
                     .join(', ')
                 : '';
             lines.push(`| ${m.name} | ${e.name} | ${c ? `\`${c.sha.slice(0, 7)}\`` : 'none yet'} | ${c?.promotedAt.slice(0, 10) ?? '—'} | ${metrics} |`);
-            log.info(`${m.name} [${e.name}]: ${c ? `champion ${c.sha.slice(0, 7)} since ${c.promotedAt}` : 'no champion yet'}`);
         }
     }
-    return lines.join('\n') + '\n';
+    setOutputs(overallVerdict(results), undefined, results);
+    await writeSummary(lines.join('\n') + '\n');
+    const bad = results.filter((x) => x.verdict === 'fail' || x.verdict === 'error');
+    if (bad.length)
+        throw new Error(bad.map((x) => `${x.model} [${x.environment}]: ${x.reason}`).join('\n'));
 }
 
 await run();

@@ -8,7 +8,7 @@ import { createStore } from './champions/index.js'
 import { withBaseGates } from './config/gate-source.js'
 import { renderJsonSchema } from './config/json-schema.js'
 import { formatProblem, loadConfig, loadConfigFile } from './config/load.js'
-import { runPlan } from './engine.js'
+import { reconcilePending, runPlan } from './engine.js'
 import { consoleLogger } from './log.js'
 import { plan as makePlan, PlanError, renderPlan } from './plan.js'
 import { overallVerdict, renderText } from './report/markdown.js'
@@ -20,6 +20,7 @@ Commands:
   validate     check the config; report every problem as file:line:col
   plan         print what would happen for an event; runs nothing
   run          train, gate and promote as the action would, with a file champion store
+  reconcile    conclude trainings started with --no-wait (one status call each)
   champions    print each environment's champion from the file store
   schema       print the config's JSON Schema
 
@@ -36,6 +37,7 @@ Options:
   --sha S               commit being trained (default: git HEAD)
   --run-id ID           id shared by re-runs (default: new each run)
   --timeout-minutes N   budget for training (default 330)
+  --no-wait             start remote training, record it as pending and return
   --json                print the results as JSON on stdout
   -q, --quiet           only the report
   -h, --help            this text
@@ -56,6 +58,12 @@ function git(args: string[], cwd: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** owner/name from the origin remote, else a local name: part of every idempotency key. */
+function repoName(cwd: string): string {
+  const origin = git(['remote', 'get-url', 'origin'], cwd)
+  return origin?.match(/[:/]([^/:]+\/[^/]+?)(\.git)?$/)?.[1] ?? `local/${path.basename(cwd)}`
 }
 
 function list(v: string | undefined): string[] | undefined {
@@ -84,6 +92,7 @@ export async function cli(argv: string[]): Promise<number> {
       'run-id': { type: 'string' },
       'timeout-minutes': { type: 'string', default: '330' },
       json: { type: 'boolean', default: false },
+      'no-wait': { type: 'boolean', default: false },
       quiet: { type: 'boolean', short: 'q', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     }
@@ -97,7 +106,7 @@ export async function cli(argv: string[]): Promise<number> {
     process.stdout.write(renderJsonSchema())
     return 0
   }
-  if (!['validate', 'plan', 'run', 'champions'].includes(command))
+  if (!['validate', 'plan', 'run', 'reconcile', 'champions'].includes(command))
     throw new UsageError(`unknown command "${command}"`)
 
   const log = consoleLogger({ quiet: values.quiet })
@@ -129,6 +138,31 @@ export async function cli(argv: string[]): Promise<number> {
       }
     }
     return 0
+  }
+
+  if (command === 'reconcile') {
+    const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
+    const reconciled = await reconcilePending({
+      config,
+      store,
+      backendFor: (model, env) => createBackend(model.train[env]!, { env: process.env, log }),
+      log,
+      signal: new AbortController().signal,
+      workspace: cwd,
+      repo: repoName(cwd),
+      outputRoot: path.join(stateDir, 'runs')
+    })
+    const results = reconciled.map((x) => x.result)
+    if (values.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
+    else
+      process.stdout.write(
+        renderText({
+          title: 'reconcile',
+          results,
+          notes: results.length ? [] : ['no training was waiting to be concluded']
+        })
+      )
+    return results.some((r) => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
   }
 
   const event = values.event as EventName
@@ -203,8 +237,7 @@ export async function cli(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
-  const origin = git(['remote', 'get-url', 'origin'], cwd)
-  const repo = origin?.match(/[:/]([^/:]+\/[^/]+?)(\.git)?$/)?.[1] ?? `local/${path.basename(cwd)}`
+  const repo = repoName(cwd)
   try {
     const results = await runPlan({
       config,
@@ -222,7 +255,8 @@ export async function cli(argv: string[]): Promise<number> {
       store,
       log,
       signal: abort.signal,
-      deadline
+      deadline,
+      detach: values['no-wait']
     })
     const title =
       thePlan.kind === 'gate'

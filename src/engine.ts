@@ -3,6 +3,7 @@
 // through the Backend and ChampionStore interfaces only.
 import { createHash } from 'node:crypto'
 import path from 'node:path'
+import { isTransient } from './backends/http.js'
 import { evaluateGate } from './gate.js'
 import type {
   Backend,
@@ -16,6 +17,7 @@ import type {
   PlannedModel,
   RemoteRun,
   RunStatus,
+  PendingTraining,
   TrainingContext,
   TrainSpec
 } from './types.js'
@@ -44,6 +46,8 @@ export interface RunContext {
    * an environment only ever trains the code of its own branch.
    */
   checkedOutBranch?: string
+  /** The pull request being gated, recorded with trainings that are not awaited. */
+  pullNumber?: number
 }
 
 export interface EngineHooks {
@@ -64,6 +68,12 @@ export interface EngineOptions {
   /** Epoch ms by which every training must have finished. */
   deadline: number
   hooks?: EngineHooks
+  /**
+   * `wait: false`: once a remote training has started, record it as pending in the store and
+   * return, so no runner is held while it trains; `reconcilePending` concludes it later. Local
+   * (command) training always runs to the end.
+   */
+  detach?: boolean
 }
 
 /**
@@ -178,57 +188,47 @@ async function trainAndGate(
       `${model.name} [${env}]: training started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`
     )
     await opts.hooks?.started?.(item, run)
-    const status = backend.wait ? await backend.wait(run, ctx) : await waitForRun(backend, run, ctx)
-    if (status.state !== 'succeeded') {
-      if (status.state !== 'failed') await cancelQuietly(backend, run, ctx)
-      const where = run.url ? ` (${run.url})` : ''
+    if (opts.detach && !backend.wait) {
+      if (!store.addPending) {
+        throw new Error(
+          `wait: false needs a champion store that records pending trainings; ${store.name} does not`
+        )
+      }
+      await store.addPending({
+        model: model.name,
+        environment: env,
+        action: item.action === 'gate' ? 'gate' : 'retrain',
+        sha: context.sha,
+        ref: context.ref,
+        runId: context.runId,
+        run,
+        gate: model.gate,
+        ...(context.pullNumber === undefined ? {} : { pullNumber: context.pullNumber }),
+        startedAt: new Date(begun).toISOString(),
+        deadline: opts.deadline
+      })
       return {
         ...base,
-        verdict: 'error',
-        reason: `training ${status.state === 'failed' ? 'failed' : status.state.replace('_', ' ')}: ${firstLine(status.message)}${where}`,
-        detail: restLines(status.message),
+        verdict: 'pending',
+        reason: `training on ${backend.name}; not awaited (wait: false): a reconcile run gates it when it ends`,
         run: runView(run),
         champion: championView(champion),
         durationMs: Date.now() - begun
       }
     }
-    const metrics = await backend.metrics(run, ctx)
-    const gate = evaluateGate(model.gate, metrics, champion?.metrics)
-    const candidate: Candidate = {
-      model: model.name,
-      environment: env,
-      metrics,
-      sha: context.sha,
-      ref: context.ref,
-      runId: context.runId,
-      runUrl: run.url
-    }
-    let promoted = false
-    if (item.action === 'retrain') {
-      if (gate.verdict === 'pass') {
-        await store.promote(candidate, gate)
-        promoted = true
-      } else {
-        await store.reject(candidate, gate)
-      }
-    }
-    const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
-    return {
-      ...base,
-      verdict: gate.verdict,
-      reason:
-        gate.verdict === 'pass'
-          ? promoted
-            ? `promoted to champion of ${env}`
-            : `passed the ${env} gate`
-          : `gate failed on ${failed.join(', ')}${item.action === 'retrain' ? `; the ${env} champion stays` : ''}`,
-      run: runView(run),
-      metrics,
-      champion: championView(champion),
-      gate,
-      promoted,
-      durationMs: Date.now() - begun
-    }
+    const status = backend.wait ? await backend.wait(run, ctx) : await waitForRun(backend, run, ctx)
+    return await conclude({
+      store,
+      item,
+      model,
+      gate: model.gate,
+      backend,
+      run,
+      ctx,
+      champion,
+      status,
+      begun
+    })
   } catch (e) {
     if (backend && run && opts.signal.aborted) await cancelQuietly(backend, run, ctx)
     const err = e as Error
@@ -258,6 +258,189 @@ function outputDir(spec: TrainSpec, context: RunContext, env: string, model: str
     )
   }
   return path.resolve(context.outputRoot, env, model)
+}
+
+interface Conclusion {
+  store: ChampionStore
+  item: Pick<PlannedModel, 'action'>
+  model: ModelConfig
+  gate: ModelConfig['gate']
+  backend: Backend
+  run: RemoteRun
+  ctx: TrainingContext
+  champion: Champion | undefined
+  status: RunStatus
+  begun: number
+}
+
+/** A finished training: read its metrics, gate them, and promote or reject when retraining. */
+async function conclude(c: Conclusion): Promise<ModelResult> {
+  const { store, item, model, backend, run, ctx, champion, status } = c
+  const env = ctx.environment
+  const base = { model: model.name, environment: env, action: item.action, promoted: false }
+  if (status.state !== 'succeeded') {
+    if (status.state !== 'failed') await cancelQuietly(backend, run, ctx)
+    const where = run.url ? ` (${run.url})` : ''
+    return {
+      ...base,
+      verdict: 'error',
+      reason: `training ${status.state === 'failed' ? 'failed' : status.state.replace('_', ' ')}: ${firstLine(status.message)}${where}`,
+      detail: restLines(status.message),
+      run: runView(run),
+      champion: championView(champion),
+      durationMs: Date.now() - c.begun
+    }
+  }
+  const metrics = await backend.metrics(run, ctx)
+  const gate = evaluateGate(c.gate, metrics, champion?.metrics)
+  const candidate: Candidate = {
+    model: model.name,
+    environment: env,
+    metrics,
+    sha: ctx.sha,
+    ref: ctx.ref,
+    runId: ctx.runId,
+    runUrl: run.url
+  }
+  let promoted = false
+  if (item.action === 'retrain') {
+    if (gate.verdict === 'pass') {
+      await store.promote(candidate, gate)
+      promoted = true
+    } else {
+      await store.reject(candidate, gate)
+    }
+  }
+  const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
+  return {
+    ...base,
+    verdict: gate.verdict,
+    reason:
+      gate.verdict === 'pass'
+        ? promoted
+          ? `promoted to champion of ${env}`
+          : `passed the ${env} gate`
+        : `gate failed on ${failed.join(', ')}${item.action === 'retrain' ? `; the ${env} champion stays` : ''}`,
+    run: runView(run),
+    metrics,
+    champion: championView(champion),
+    gate,
+    promoted,
+    durationMs: Date.now() - c.begun
+  }
+}
+
+export interface ReconcileOptions {
+  config: Config
+  store: ChampionStore
+  backendFor(model: ModelConfig, environment: string): Backend | Promise<Backend>
+  log: Logger
+  signal: AbortSignal
+  /** Repository checkout (for backends that resolve paths). */
+  workspace: string
+  repo: string
+  outputRoot: string
+  now?: () => number
+}
+
+export interface Reconciled {
+  pending: PendingTraining
+  result: ModelResult
+  /** False while the training still runs: the record stays for the next reconcile. */
+  concluded: boolean
+}
+
+/**
+ * Looks once at every training started with `wait: false`; each one that has ended is gated
+ * (with the gate recorded when it started) and, for a retrain, promoted or rejected. One status
+ * call per pending training: nothing waits, so a reconcile run holds a runner for seconds.
+ */
+export async function reconcilePending(opts: ReconcileOptions): Promise<Reconciled[]> {
+  const { store, log } = opts
+  if (!store.pending || !store.resolvePending) return []
+  const now = opts.now ?? Date.now
+  const out: Reconciled[] = []
+  for (const model of opts.config.models) {
+    for (const { name: env } of opts.config.environments) {
+      if (!model.train[env]) continue
+      for (const p of await store.pending(model.name, env)) {
+        const ctx: TrainingContext = {
+          repo: opts.repo,
+          sha: p.sha,
+          ref: p.ref,
+          environment: env,
+          model: model.name,
+          runId: p.runId,
+          idempotencyKey: idempotencyKey(opts.repo, p.sha, model.name, env, p.runId),
+          outputDir: path.resolve(opts.outputRoot, env, model.name),
+          workspace: opts.workspace,
+          signal: opts.signal,
+          deadline: p.deadline,
+          log
+        }
+        const begun = Date.parse(p.startedAt)
+        const base = {
+          model: model.name,
+          environment: env,
+          action: p.action,
+          promoted: false,
+          run: runView(p.run)
+        }
+        let result: ModelResult
+        let concluded = true
+        try {
+          const backend = await opts.backendFor(model, env)
+          let status = await backend.status(p.run, ctx)
+          if (status.state === 'queued' || status.state === 'running') {
+            if (now() < p.deadline) {
+              concluded = false
+              out.push({
+                pending: p,
+                concluded,
+                result: {
+                  ...base,
+                  verdict: 'pending',
+                  reason: `still ${status.state} on ${backend.name}`,
+                  durationMs: now() - begun
+                }
+              })
+              continue
+            }
+            status = {
+              state: 'timed_out',
+              message: `not finished by its deadline (${new Date(p.deadline).toISOString()})`
+            }
+          }
+          const champion = await store.champion(model.name, env)
+          result = await conclude({
+            store,
+            item: { action: p.action },
+            model,
+            gate: p.gate,
+            backend,
+            run: p.run,
+            ctx,
+            champion,
+            status,
+            begun
+          })
+        } catch (e) {
+          const err = e as Error
+          // A passing fault must not lose the training: it stays pending for the next reconcile.
+          concluded = !isTransient(e)
+          result = {
+            ...base,
+            verdict: concluded ? 'error' : 'pending',
+            reason: `${concluded ? '' : 'will retry: '}${err.message}${p.run.url && !err.message.includes(p.run.url) ? ` (${p.run.url})` : ''}`
+          }
+        }
+        if (concluded) await store.resolvePending(p)
+        log.info(`${model.name} [${env}]: ${result.verdict} — ${result.reason}`)
+        out.push({ pending: p, result, concluded })
+      }
+    }
+  }
+  return out
 }
 
 async function cancelQuietly(

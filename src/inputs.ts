@@ -10,6 +10,8 @@ export interface Inputs {
   token: string
   wait: boolean
   timeoutMinutes: number
+  /** The project folder, relative to the repository root. */
+  workingDirectory: string
 }
 
 const MODES: Mode[] = ['auto', 'gate', 'retrain', 'validate', 'plan', 'reconcile']
@@ -37,8 +39,6 @@ export function getInputs(): Inputs {
     if (core.getInput('wait'))
       problems.push(`input wait must be true or false (got "${core.getInput('wait')}")`)
   }
-  if (!wait)
-    problems.push('input wait: false is not supported in this release; training is always awaited')
   if (problems.length) throw new Error(problems.join('; '))
   const models = core
     .getInput('models')
@@ -54,6 +54,7 @@ export function getInputs(): Inputs {
     models: models.length ? models : undefined,
     token,
     wait,
-    timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES)
+    timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES),
+    workingDirectory: core.getInput('working-directory') || '.'
   }
 }

@@ -8,7 +8,7 @@ import { cancelPending, PendingRuns } from './cancel.js'
 import { createStore } from './champions/index.js'
 import { loadConfig, loadConfigFile } from './config/load.js'
 import { withBaseGates } from './config/gate-source.js'
-import { runPlan } from './engine.js'
+import { reconcilePending, runPlan } from './engine.js'
 import type { Octokit, RepoRef } from './github.js'
 import { getInputs } from './inputs.js'
 import { actionLogger } from './log.js'
@@ -182,9 +182,13 @@ async function main(): Promise<void> {
   }
   const started = Date.now()
   const deadline = started + inputs.timeoutMinutes * 60_000
-  const workspace = process.env.GITHUB_WORKSPACE || process.cwd()
+  // Paths GitHub knows (annotations, the contents API, changed files) are relative to the
+  // repository root; the project (config, training, path filters) lives in working-directory.
+  const root = process.env.GITHUB_WORKSPACE || process.cwd()
+  const workspace = path.resolve(root, inputs.workingDirectory)
   const configPath = path.resolve(workspace, inputs.config)
-  const relConfig = path.relative(workspace, configPath).split(path.sep).join('/')
+  const relConfig = path.relative(root, configPath).split(path.sep).join('/')
+  const projectPrefix = path.relative(root, workspace).split(path.sep).join('/')
   const event = eventFacts(workspace)
   const repo = repoRef()
 
@@ -227,10 +231,19 @@ async function main(): Promise<void> {
   if (event.name === 'pull_request' && !fork) {
     config = await baseGated(config, event, repo, octokit, relConfig, workspace, notes, log)
   }
-  const files =
+  if (inputs.mode === 'reconcile') {
+    return reconcileRun({ config, octokit, tools, repo, workspace, log })
+  }
+  const repoFiles =
     octokit && !fork
       ? await tools.changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
       : undefined
+  const files =
+    repoFiles && projectPrefix
+      ? repoFiles
+          .filter((f) => f.startsWith(`${projectPrefix}/`))
+          .map((f) => f.slice(projectPrefix.length + 1))
+      : repoFiles
   const input: PlanInput = {
     event: event.name,
     branch: event.branch,
@@ -242,13 +255,9 @@ async function main(): Promise<void> {
   }
   const thePlan = makePlan(config, input)
   await core.group('Plan', async () => log.info(renderPlan(thePlan)))
-  if (inputs.mode === 'plan' || inputs.mode === 'reconcile') {
-    const body =
-      inputs.mode === 'plan'
-        ? renderPlanMarkdown(thePlan)
-        : await reconcile(config, octokit, repo, log)
+  if (inputs.mode === 'plan') {
     setOutputs('skipped', thePlan.environment, [])
-    await writeSummary(body)
+    await writeSummary(renderPlanMarkdown(thePlan))
     return
   }
   if (fork) {
@@ -315,8 +324,10 @@ async function main(): Promise<void> {
         checkedOutBranch:
           event.name === 'push' || event.name === 'pull_request'
             ? undefined
-            : (gitBranch(workspace) ?? event.branch)
+            : (gitBranch(workspace) ?? event.branch),
+        pullNumber: event.pullNumber
       },
+      detach: !inputs.wait,
       backendFor: (model, env) =>
         tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
       store,
@@ -349,7 +360,8 @@ async function main(): Promise<void> {
       ? `gate in ${thePlan.environment}`
       : `${event.name === 'schedule' ? 'scheduled retrain' : 'retrain'}${thePlan.environment ? ` in ${thePlan.environment}` : ''}`
   if (checks) {
-    for (const r of results) {
+    // A training that is not awaited keeps its check run in progress until reconcile ends it.
+    for (const r of results.filter((x) => x.verdict !== 'pending')) {
       await checks
         .complete(r.model, {
           conclusion:
@@ -458,23 +470,85 @@ function gitShow(dir: string, sha: string, file: string): string | undefined {
   }
 }
 
-/** Reports each environment's champion; touches nothing. */
-async function reconcile(
-  config: Config,
-  octokit: Octokit | undefined,
-  repo: RepoRef,
+type GithubTools = Awaited<ReturnType<typeof githubTools>>
+
+/**
+ * `mode: reconcile` (e.g. on a cron every few minutes): concludes the trainings that `wait: false`
+ * runs left behind — one status call each, nothing awaited — completing their check runs and
+ * pull request comments and promoting passing retrains; then reports every champion.
+ */
+async function reconcileRun(r: {
+  config: Config
+  octokit: Octokit | undefined
+  tools: GithubTools
+  repo: RepoRef
+  workspace: string
   log: Logger
-): Promise<string> {
+}): Promise<void> {
+  const { config, octokit, tools, repo, workspace, log } = r
   const store = await createStore(config, {
     octokit,
     repo,
     env: process.env,
     log,
-    stateDir: '.ml-promote',
+    stateDir: path.resolve(workspace, '.ml-promote'),
+    runUrl: runUrl(),
     inActions: true
   })
+  const reconciled = await core.group('Reconcile trainings started without waiting', () =>
+    reconcilePending({
+      config,
+      store,
+      backendFor: (model, env) =>
+        tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+      log,
+      signal: new AbortController().signal,
+      workspace,
+      repo: `${repo.owner}/${repo.repo}`,
+      outputRoot: path.join(
+        process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
+        'ml-promote-out'
+      )
+    })
+  )
+  const concluded = reconciled.filter((x) => x.concluded)
+  if (octokit) {
+    for (const { pending: p, result } of concluded) {
+      const checks = new tools.CheckReporter(octokit, repo, p.sha, log, {
+        detailsUrl: p.run.url ?? runUrl()
+      })
+      await checks
+        .complete(p.model, {
+          conclusion: result.verdict === 'pass' ? 'success' : 'failure',
+          title: result.reason.slice(0, 200),
+          summary: modelSection(result)
+        })
+        .catch((e) =>
+          log.warning(`could not complete the check for ${p.model}: ${(e as Error).message}`)
+        )
+      if (p.pullNumber !== undefined) {
+        await tools
+          .upsertStickyComment(
+            octokit,
+            repo,
+            p.pullNumber,
+            tools.mergeSections(undefined, { [p.model]: modelSection(result) })
+          )
+          .catch((e) =>
+            log.warning(`could not update the pull request comment: ${(e as Error).message}`)
+          )
+      }
+    }
+  }
+  const results = reconciled.map((x) => x.result)
   const lines = [
-    '## ml-promote: champions',
+    renderSummary({
+      title: 'reconcile',
+      results,
+      notes: results.length ? [] : ['No training was waiting to be concluded.']
+    }).trimEnd(),
+    '',
+    '### Champions',
     '',
     '| Model | Environment | Champion | Promoted | Metrics |',
     '| --- | --- | --- | --- | --- |'
@@ -490,10 +564,11 @@ async function reconcile(
       lines.push(
         `| ${m.name} | ${e.name} | ${c ? `\`${c.sha.slice(0, 7)}\`` : 'none yet'} | ${c?.promotedAt.slice(0, 10) ?? '—'} | ${metrics} |`
       )
-      log.info(
-        `${m.name} [${e.name}]: ${c ? `champion ${c.sha.slice(0, 7)} since ${c.promotedAt}` : 'no champion yet'}`
-      )
     }
   }
-  return lines.join('\n') + '\n'
+  setOutputs(overallVerdict(results), undefined, results)
+  await writeSummary(lines.join('\n') + '\n')
+  const bad = results.filter((x) => x.verdict === 'fail' || x.verdict === 'error')
+  if (bad.length)
+    throw new Error(bad.map((x) => `${x.model} [${x.environment}]: ${x.reason}`).join('\n'))
 }

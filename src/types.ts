@@ -148,9 +148,40 @@ export interface Promotion {
   outcome: 'promoted' | 'rejected'
 }
 
+/**
+ * A training started with `wait: false`: the step returned while it runs, and a later run in
+ * `reconcile` mode polls it once, concludes it with the gate recorded here, and reports.
+ */
+export interface PendingTraining {
+  /** The store's id for the record. */
+  id: string
+  model: string
+  environment: string
+  action: 'gate' | 'retrain'
+  sha: string
+  ref: string
+  /** Workflow run that started it (part of its idempotency key). */
+  runId: string
+  run: RemoteRun
+  /** The gate fixed when training started (for pull requests: the base branch's). */
+  gate: Record<string, MetricRule>
+  /** The pull request whose sticky comment reports it. */
+  pullNumber?: number
+  /** ISO timestamp. */
+  startedAt: string
+  /** Epoch ms after which reconcile cancels it. */
+  deadline: number
+}
+
 /** Where champions and the promotion history live. One implementation per file in src/champions/. */
 export interface ChampionStore {
   readonly name: string
+  /** Record a training started without waiting (stores that cannot hold them omit these three). */
+  addPending?(p: Omit<PendingTraining, 'id'>): Promise<PendingTraining>
+  /** Unconcluded trainings of (model, environment), oldest first. */
+  pending?(model: string, environment: string): Promise<PendingTraining[]>
+  /** The training is concluded (its outcome is recorded by promote/reject or the check run). */
+  resolvePending?(p: PendingTraining): Promise<void>
   champion(model: string, environment: string): Promise<Champion | undefined>
   /** Record a passing candidate as the environment's champion. */
   promote(candidate: Candidate, gate: GateResult): Promise<Champion>
@@ -218,7 +249,7 @@ export interface Plan {
   reason: string
 }
 
-export type Verdict = 'pass' | 'fail' | 'skipped'
+export type Verdict = 'pass' | 'fail' | 'skipped' | 'pending'
 
 /** What happened to one model in one run; serialised into the `results` output. */
 export interface ModelResult {

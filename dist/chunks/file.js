@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -58,6 +58,30 @@ class FileChampionStore {
         return this.serialised(async () => (await this.read()).history
             .filter((p) => p.candidate.model === model && p.candidate.environment === environment)
             .reverse());
+    }
+    addPending(p) {
+        return this.serialised(async () => {
+            const state = await this.read();
+            const id = createHash('sha256')
+                .update([p.model, p.environment, p.run.backend, p.run.id].join('\0'))
+                .digest('hex')
+                .slice(0, 16);
+            const record = { id, ...p };
+            // A re-run that attached to the same remote run replaces its record instead of adding one.
+            state.pending = [...(state.pending ?? []).filter((x) => x.id !== id), record];
+            await this.write(state);
+            return record;
+        });
+    }
+    pending(model, environment) {
+        return this.serialised(async () => ((await this.read()).pending ?? []).filter((p) => p.model === model && p.environment === environment));
+    }
+    resolvePending(p) {
+        return this.serialised(async () => {
+            const state = await this.read();
+            state.pending = (state.pending ?? []).filter((x) => x.id !== p.id);
+            await this.write(state);
+        });
     }
     serialised(fn) {
         const previous = queues.get(this.dir) ?? Promise.resolve();

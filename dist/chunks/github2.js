@@ -34,6 +34,7 @@ import 'string_decoder';
 // promotion history. The champion is the newest of our deployments whose latest status is success.
 const DESCRIPTION_LIMIT = 140;
 const PAGE = 100;
+const STALE_PENDING_MS = 24 * 60 * 60 * 1000;
 /** The deployment task that marks our deployments apart from others (Actions' own are `deploy`). */
 function deploymentTask(model) {
     return `ml-promote:${model}`;
@@ -81,6 +82,79 @@ class GithubChampionStore {
     async reject(candidate, gate) {
         const { deployment } = await this.record(candidate, gate, 'rejected');
         this.log.info(`${candidate.model} [${candidate.environment}]: commit ${candidate.sha.slice(0, 7)} rejected (deployment ${deployment.id}); the champion stays`);
+    }
+    /**
+     * A training started without waiting is a deployment whose payload says `pending` and whose
+     * status is `in_progress`, so the Environments page shows it training; concluding it marks it
+     * `inactive` (its outcome is recorded by promote/reject like any other).
+     */
+    async addPending(p) {
+        const key = cacheKey(p.model, p.environment);
+        this.pages.delete(key);
+        const description = fitText(`${p.model}: ${p.action} training on ${p.run.backend}`, DESCRIPTION_LIMIT, '…');
+        try {
+            const created = await this.octokit.rest.repos.createDeployment({
+                ...this.repo,
+                ref: p.sha,
+                task: deploymentTask(p.model),
+                environment: p.environment,
+                payload: {
+                    model: p.model,
+                    environment: p.environment,
+                    outcome: 'pending',
+                    pending: p
+                },
+                description,
+                auto_merge: false,
+                required_contexts: [],
+                transient_environment: false
+            });
+            if (!('id' in created.data)) {
+                throw new Error(`GitHub did not create the deployment: ${created.data.message ?? `HTTP ${created.status}`}`);
+            }
+            await this.octokit.rest.repos.createDeploymentStatus({
+                ...this.repo,
+                deployment_id: created.data.id,
+                state: 'in_progress',
+                description,
+                auto_inactive: false,
+                ...(p.run.url ? { log_url: p.run.url } : {})
+            });
+            return { id: String(created.data.id), ...p };
+        }
+        catch (e) {
+            if (isForbidden(e)) {
+                throw new Error(`recording a pending training needs the \`deployments: write\` permission: ${e.message}`);
+            }
+            throw e;
+        }
+    }
+    async pending(model, environment) {
+        const out = [];
+        for await (const deployment of this.deployments(model, environment)) {
+            const payload = deployment.payload;
+            if (payload?.outcome !== 'pending' || !payload.pending)
+                continue;
+            // Past its deadline by a day, a record was concluded (or cancelled) long ago: not worth a read.
+            if (payload.pending.deadline + STALE_PENDING_MS < Date.now())
+                continue;
+            // Here `inactive` is the answer: it is how a concluded training is marked.
+            const latest = await this.latestStatus(deployment.id, { includeInactive: true });
+            if (latest?.state === 'in_progress' || latest?.state === 'queued') {
+                out.push({ ...payload.pending, id: String(deployment.id) });
+            }
+        }
+        return out.reverse();
+    }
+    async resolvePending(p) {
+        this.pages.delete(cacheKey(p.model, p.environment));
+        await this.octokit.rest.repos.createDeploymentStatus({
+            ...this.repo,
+            deployment_id: Number(p.id),
+            state: 'inactive',
+            description: fitText(`${p.model}: training concluded`, DESCRIPTION_LIMIT, '…'),
+            auto_inactive: false
+        });
     }
     /**
      * Newest first, as recorded in the deployments' payloads (no per-deployment status reads, so the
@@ -148,13 +222,15 @@ class GithubChampionStore {
      * another deployment (any model's, or an Actions job's) succeeds in the same environment; that
      * says nothing about this model, and this store never writes `inactive` itself.
      */
-    async latestStatus(id) {
+    async latestStatus(id, { includeInactive = false } = {}) {
         const { data } = await this.octokit.rest.repos.listDeploymentStatuses({
             ...this.repo,
             deployment_id: id,
             per_page: PAGE
         });
-        return [...data].sort((a, b) => b.id - a.id).find((s) => s.state !== 'inactive');
+        return [...data]
+            .sort((a, b) => b.id - a.id)
+            .find((s) => includeInactive || s.state !== 'inactive');
     }
     async record(candidate, gate, outcome) {
         const { model, environment } = candidate;

@@ -3,8 +3,8 @@ import require$$0 from 'process';
 import require$$0$1 from 'buffer';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { T as TrainingError } from './types.js';
 import { s as systemClock, i as isTransient, H as HttpError } from './http.js';
+import { T as TrainingError } from './types.js';
 import * as os from 'os';
 import os__default, { EOL } from 'os';
 import * as crypto from 'crypto';
@@ -19302,58 +19302,45 @@ async function trainAndGate(opts, item, model) {
         run = await backend.start(ctx);
         log.info(`${model.name} [${env}]: training started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`);
         await opts.hooks?.started?.(item, run);
-        const status = backend.wait ? await backend.wait(run, ctx) : await waitForRun(backend, run, ctx);
-        if (status.state !== 'succeeded') {
-            if (status.state !== 'failed')
-                await cancelQuietly(backend, run, ctx);
-            const where = run.url ? ` (${run.url})` : '';
+        if (opts.detach && !backend.wait) {
+            if (!store.addPending) {
+                throw new Error(`wait: false needs a champion store that records pending trainings; ${store.name} does not`);
+            }
+            await store.addPending({
+                model: model.name,
+                environment: env,
+                action: item.action === 'gate' ? 'gate' : 'retrain',
+                sha: context.sha,
+                ref: context.ref,
+                runId: context.runId,
+                run,
+                gate: model.gate,
+                ...(context.pullNumber === undefined ? {} : { pullNumber: context.pullNumber }),
+                startedAt: new Date(begun).toISOString(),
+                deadline: opts.deadline
+            });
             return {
                 ...base,
-                verdict: 'error',
-                reason: `training ${status.state === 'failed' ? 'failed' : status.state.replace('_', ' ')}: ${firstLine(status.message)}${where}`,
-                detail: restLines(status.message),
+                verdict: 'pending',
+                reason: `training on ${backend.name}; not awaited (wait: false): a reconcile run gates it when it ends`,
                 run: runView(run),
                 champion: championView(champion),
                 durationMs: Date.now() - begun
             };
         }
-        const metrics = await backend.metrics(run, ctx);
-        const gate = evaluateGate(model.gate, metrics, champion?.metrics);
-        const candidate = {
-            model: model.name,
-            environment: env,
-            metrics,
-            sha: context.sha,
-            ref: context.ref,
-            runId: context.runId,
-            runUrl: run.url
-        };
-        let promoted = false;
-        if (item.action === 'retrain') {
-            if (gate.verdict === 'pass') {
-                await store.promote(candidate, gate);
-                promoted = true;
-            }
-            else {
-                await store.reject(candidate, gate);
-            }
-        }
-        const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric);
-        return {
-            ...base,
-            verdict: gate.verdict,
-            reason: gate.verdict === 'pass'
-                ? promoted
-                    ? `promoted to champion of ${env}`
-                    : `passed the ${env} gate`
-                : `gate failed on ${failed.join(', ')}${item.action === 'retrain' ? `; the ${env} champion stays` : ''}`,
-            run: runView(run),
-            metrics,
-            champion: championView(champion),
-            gate,
-            promoted,
-            durationMs: Date.now() - begun
-        };
+        const status = backend.wait ? await backend.wait(run, ctx) : await waitForRun(backend, run, ctx);
+        return await conclude({
+            store,
+            item,
+            model,
+            gate: model.gate,
+            backend,
+            run,
+            ctx,
+            champion,
+            status,
+            begun
+        });
     }
     catch (e) {
         if (backend && run && opts.signal.aborted)
@@ -19384,6 +19371,159 @@ function outputDir(spec, context, env, model) {
         return path.dirname(path.resolve(context.workspace, spec.working_directory ?? '.', spec.metrics));
     }
     return path.resolve(context.outputRoot, env, model);
+}
+/** A finished training: read its metrics, gate them, and promote or reject when retraining. */
+async function conclude(c) {
+    const { store, item, model, backend, run, ctx, champion, status } = c;
+    const env = ctx.environment;
+    const base = { model: model.name, environment: env, action: item.action, promoted: false };
+    if (status.state !== 'succeeded') {
+        if (status.state !== 'failed')
+            await cancelQuietly(backend, run, ctx);
+        const where = run.url ? ` (${run.url})` : '';
+        return {
+            ...base,
+            verdict: 'error',
+            reason: `training ${status.state === 'failed' ? 'failed' : status.state.replace('_', ' ')}: ${firstLine(status.message)}${where}`,
+            detail: restLines(status.message),
+            run: runView(run),
+            champion: championView(champion),
+            durationMs: Date.now() - c.begun
+        };
+    }
+    const metrics = await backend.metrics(run, ctx);
+    const gate = evaluateGate(c.gate, metrics, champion?.metrics);
+    const candidate = {
+        model: model.name,
+        environment: env,
+        metrics,
+        sha: ctx.sha,
+        ref: ctx.ref,
+        runId: ctx.runId,
+        runUrl: run.url
+    };
+    let promoted = false;
+    if (item.action === 'retrain') {
+        if (gate.verdict === 'pass') {
+            await store.promote(candidate, gate);
+            promoted = true;
+        }
+        else {
+            await store.reject(candidate, gate);
+        }
+    }
+    const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric);
+    return {
+        ...base,
+        verdict: gate.verdict,
+        reason: gate.verdict === 'pass'
+            ? promoted
+                ? `promoted to champion of ${env}`
+                : `passed the ${env} gate`
+            : `gate failed on ${failed.join(', ')}${item.action === 'retrain' ? `; the ${env} champion stays` : ''}`,
+        run: runView(run),
+        metrics,
+        champion: championView(champion),
+        gate,
+        promoted,
+        durationMs: Date.now() - c.begun
+    };
+}
+/**
+ * Looks once at every training started with `wait: false`; each one that has ended is gated
+ * (with the gate recorded when it started) and, for a retrain, promoted or rejected. One status
+ * call per pending training: nothing waits, so a reconcile run holds a runner for seconds.
+ */
+async function reconcilePending(opts) {
+    const { store, log } = opts;
+    if (!store.pending || !store.resolvePending)
+        return [];
+    const now = opts.now ?? Date.now;
+    const out = [];
+    for (const model of opts.config.models) {
+        for (const { name: env } of opts.config.environments) {
+            if (!model.train[env])
+                continue;
+            for (const p of await store.pending(model.name, env)) {
+                const ctx = {
+                    repo: opts.repo,
+                    sha: p.sha,
+                    ref: p.ref,
+                    environment: env,
+                    model: model.name,
+                    runId: p.runId,
+                    idempotencyKey: idempotencyKey(opts.repo, p.sha, model.name, env, p.runId),
+                    outputDir: path.resolve(opts.outputRoot, env, model.name),
+                    workspace: opts.workspace,
+                    signal: opts.signal,
+                    deadline: p.deadline,
+                    log
+                };
+                const begun = Date.parse(p.startedAt);
+                const base = {
+                    model: model.name,
+                    environment: env,
+                    action: p.action,
+                    promoted: false,
+                    run: runView(p.run)
+                };
+                let result;
+                let concluded = true;
+                try {
+                    const backend = await opts.backendFor(model, env);
+                    let status = await backend.status(p.run, ctx);
+                    if (status.state === 'queued' || status.state === 'running') {
+                        if (now() < p.deadline) {
+                            concluded = false;
+                            out.push({
+                                pending: p,
+                                concluded,
+                                result: {
+                                    ...base,
+                                    verdict: 'pending',
+                                    reason: `still ${status.state} on ${backend.name}`,
+                                    durationMs: now() - begun
+                                }
+                            });
+                            continue;
+                        }
+                        status = {
+                            state: 'timed_out',
+                            message: `not finished by its deadline (${new Date(p.deadline).toISOString()})`
+                        };
+                    }
+                    const champion = await store.champion(model.name, env);
+                    result = await conclude({
+                        store,
+                        item: { action: p.action },
+                        model,
+                        gate: p.gate,
+                        backend,
+                        run: p.run,
+                        ctx,
+                        champion,
+                        status,
+                        begun
+                    });
+                }
+                catch (e) {
+                    const err = e;
+                    // A passing fault must not lose the training: it stays pending for the next reconcile.
+                    concluded = !isTransient(e);
+                    result = {
+                        ...base,
+                        verdict: concluded ? 'error' : 'pending',
+                        reason: `${concluded ? '' : 'will retry: '}${err.message}${p.run.url && !err.message.includes(p.run.url) ? ` (${p.run.url})` : ''}`
+                    };
+                }
+                if (concluded)
+                    await store.resolvePending(p);
+                log.info(`${model.name} [${env}]: ${result.verdict} — ${result.reason}`);
+                out.push({ pending: p, result, concluded });
+            }
+        }
+    }
+    return out;
 }
 async function cancelQuietly(backend, run, ctx) {
     try {
@@ -20457,7 +20597,7 @@ function renderPlan(plan) {
 
 // Pure rendering of results into Markdown (job summary, check run summary, PR comment) and plain
 // text (terminal). No I/O: the adapters decide where the text goes.
-const ICON = { pass: '✅', fail: '❌', skipped: '⏭️', error: '⚠️' };
+const ICON = { pass: '✅', fail: '❌', skipped: '⏭️', error: '⚠️', pending: '⏳' };
 function num(n) {
     return n === undefined || !Number.isFinite(n) ? '—' : formatNumber(n);
 }
@@ -20493,6 +20633,8 @@ function headline(r) {
             return `${ICON.error} **${r.model}** in \`${env}\`: ${r.reason}`;
         case 'pass':
             return `${ICON.pass} **${r.model}** passed the \`${env}\` gate${r.promoted ? ' and is the new champion' : ''}`;
+        case 'pending':
+            return `${ICON.pending} **${r.model}** is training in \`${env}\`; a reconcile run reports the result when it ends`;
         case 'fail':
             return `${ICON.fail} **${r.model}** failed the \`${env}\` gate${r.action === 'retrain' ? '; the champion stays' : ''}`;
     }
@@ -20527,7 +20669,9 @@ function overallVerdict(results) {
     const acted = results.filter((r) => r.verdict !== 'skipped');
     if (acted.length === 0)
         return 'skipped';
-    return acted.every((r) => r.verdict === 'pass') ? 'pass' : 'fail';
+    if (acted.some((r) => r.verdict === 'fail' || r.verdict === 'error'))
+        return 'fail';
+    return acted.some((r) => r.verdict === 'pending') ? 'pending' : 'pass';
 }
 /** The job summary / CLI report: overview table, then a section per model. */
 function renderSummary(input) {
@@ -20604,5 +20748,5 @@ function renderPlanMarkdown(p) {
     ].join('\n') + '\n');
 }
 
-export { modelSection as A, actionLogger as B, setOutput as C, summary as D, PlanError as P, trainOverride as a, trainSpec as b, configSchema as c, consoleLogger as d, createStore as e, formatProblem as f, loadConfig as g, runPlan as h, renderText as i, getInput as j, warning as k, loadConfigFile as l, getBooleanInput as m, getState as n, overallVerdict as o, plan as p, saveState as q, renderPlan as r, setSecret as s, toJSONSchema as t, setFailed as u, group as v, withBaseGates as w, renderPlanMarkdown as x, notice as y, renderSummary as z };
+export { renderSummary as A, modelSection as B, actionLogger as C, setOutput as D, summary as E, PlanError as P, trainOverride as a, trainSpec as b, configSchema as c, consoleLogger as d, createStore as e, formatProblem as f, renderText as g, loadConfig as h, renderPlan as i, runPlan as j, getInput as k, loadConfigFile as l, warning as m, getBooleanInput as n, overallVerdict as o, plan as p, getState as q, reconcilePending as r, setSecret as s, toJSONSchema as t, saveState as u, setFailed as v, withBaseGates as w, group as x, renderPlanMarkdown as y, notice as z };
 //# sourceMappingURL=markdown.js.map

@@ -1,8 +1,15 @@
 // The `file` champion store: champions and the promotion history in one JSON file, for local runs.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs/promises'
 import path from 'node:path'
-import type { Candidate, Champion, ChampionStore, GateResult, Promotion } from '../types.js'
+import type {
+  Candidate,
+  Champion,
+  ChampionStore,
+  GateResult,
+  PendingTraining,
+  Promotion
+} from '../types.js'
 
 const STATE_FILE = 'state.json'
 const STATE_VERSION = 1
@@ -13,6 +20,8 @@ interface State {
   champions: Record<string, Record<string, Champion>>
   /** Oldest first, as appended. */
   history: Promotion[]
+  /** Trainings started without waiting, not yet concluded; absent in files written before them. */
+  pending?: PendingTraining[]
 }
 
 /** The file-system calls the store makes; a seam so tests can fail one of them mid-write. */
@@ -94,6 +103,37 @@ export class FileChampionStore implements ChampionStore {
         .filter((p) => p.candidate.model === model && p.candidate.environment === environment)
         .reverse()
     )
+  }
+
+  addPending(p: Omit<PendingTraining, 'id'>): Promise<PendingTraining> {
+    return this.serialised(async () => {
+      const state = await this.read()
+      const id = createHash('sha256')
+        .update([p.model, p.environment, p.run.backend, p.run.id].join('\0'))
+        .digest('hex')
+        .slice(0, 16)
+      const record: PendingTraining = { id, ...p }
+      // A re-run that attached to the same remote run replaces its record instead of adding one.
+      state.pending = [...(state.pending ?? []).filter((x) => x.id !== id), record]
+      await this.write(state)
+      return record
+    })
+  }
+
+  pending(model: string, environment: string): Promise<PendingTraining[]> {
+    return this.serialised(async () =>
+      ((await this.read()).pending ?? []).filter(
+        (p) => p.model === model && p.environment === environment
+      )
+    )
+  }
+
+  resolvePending(p: PendingTraining): Promise<void> {
+    return this.serialised(async () => {
+      const state = await this.read()
+      state.pending = (state.pending ?? []).filter((x) => x.id !== p.id)
+      await this.write(state)
+    })
   }
 
   private serialised<T>(fn: () => Promise<T>): Promise<T> {

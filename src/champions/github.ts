@@ -10,11 +10,13 @@ import type {
   Logger,
   MetricOutcome,
   Metrics,
+  PendingTraining,
   Promotion
 } from '../types.js'
 
 const DESCRIPTION_LIMIT = 140
 const PAGE = 100
+const STALE_PENDING_MS = 24 * 60 * 60 * 1000
 
 export interface GithubChampionStoreOptions {
   /** The workflow run recording the promotion, linked from each deployment status. */
@@ -112,6 +114,90 @@ export class GithubChampionStore implements ChampionStore {
   }
 
   /**
+   * A training started without waiting is a deployment whose payload says `pending` and whose
+   * status is `in_progress`, so the Environments page shows it training; concluding it marks it
+   * `inactive` (its outcome is recorded by promote/reject like any other).
+   */
+  async addPending(p: Omit<PendingTraining, 'id'>): Promise<PendingTraining> {
+    const key = cacheKey(p.model, p.environment)
+    this.pages.delete(key)
+    const description = fitText(
+      `${p.model}: ${p.action} training on ${p.run.backend}`,
+      DESCRIPTION_LIMIT,
+      '…'
+    )
+    try {
+      const created = await this.octokit.rest.repos.createDeployment({
+        ...this.repo,
+        ref: p.sha,
+        task: deploymentTask(p.model),
+        environment: p.environment,
+        payload: {
+          model: p.model,
+          environment: p.environment,
+          outcome: 'pending',
+          pending: p
+        } as unknown as Record<string, unknown>,
+        description,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false
+      })
+      if (!('id' in created.data)) {
+        throw new Error(
+          `GitHub did not create the deployment: ${created.data.message ?? `HTTP ${created.status}`}`
+        )
+      }
+      await this.octokit.rest.repos.createDeploymentStatus({
+        ...this.repo,
+        deployment_id: created.data.id,
+        state: 'in_progress',
+        description,
+        auto_inactive: false,
+        ...(p.run.url ? { log_url: p.run.url } : {})
+      })
+      return { id: String(created.data.id), ...p }
+    } catch (e) {
+      if (isForbidden(e)) {
+        throw new Error(
+          `recording a pending training needs the \`deployments: write\` permission: ${(e as Error).message}`
+        )
+      }
+      throw e
+    }
+  }
+
+  async pending(model: string, environment: string): Promise<PendingTraining[]> {
+    const out: PendingTraining[] = []
+    for await (const deployment of this.deployments(model, environment)) {
+      const payload = deployment.payload as {
+        outcome?: string
+        pending?: Omit<PendingTraining, 'id'>
+      } | null
+      if (payload?.outcome !== 'pending' || !payload.pending) continue
+      // Past its deadline by a day, a record was concluded (or cancelled) long ago: not worth a read.
+      if (payload.pending.deadline + STALE_PENDING_MS < Date.now()) continue
+      // Here `inactive` is the answer: it is how a concluded training is marked.
+      const latest = await this.latestStatus(deployment.id, { includeInactive: true })
+      if (latest?.state === 'in_progress' || latest?.state === 'queued') {
+        out.push({ ...payload.pending, id: String(deployment.id) })
+      }
+    }
+    return out.reverse()
+  }
+
+  async resolvePending(p: PendingTraining): Promise<void> {
+    this.pages.delete(cacheKey(p.model, p.environment))
+    await this.octokit.rest.repos.createDeploymentStatus({
+      ...this.repo,
+      deployment_id: Number(p.id),
+      state: 'inactive',
+      description: fitText(`${p.model}: training concluded`, DESCRIPTION_LIMIT, '…'),
+      auto_inactive: false
+    })
+  }
+
+  /**
    * Newest first, as recorded in the deployments' payloads (no per-deployment status reads, so the
    * history costs one call per 100 records). `limit` bounds how far back it reads.
    */
@@ -177,14 +263,17 @@ export class GithubChampionStore implements ChampionStore {
    * says nothing about this model, and this store never writes `inactive` itself.
    */
   private async latestStatus(
-    id: number
+    id: number,
+    { includeInactive = false } = {}
   ): Promise<{ state: string; created_at: string } | undefined> {
     const { data } = await this.octokit.rest.repos.listDeploymentStatuses({
       ...this.repo,
       deployment_id: id,
       per_page: PAGE
     })
-    return [...data].sort((a, b) => b.id - a.id).find((s) => s.state !== 'inactive')
+    return [...data]
+      .sort((a, b) => b.id - a.id)
+      .find((s) => includeInactive || s.state !== 'inactive')
   }
 
   private async record(

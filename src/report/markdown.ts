@@ -3,7 +3,7 @@
 import { formatNumber } from '../gate.js'
 import type { GateResult, ModelResult, Plan } from '../types.js'
 
-const ICON = { pass: '✅', fail: '❌', skipped: '⏭️', error: '⚠️' } as const
+const ICON = { pass: '✅', fail: '❌', skipped: '⏭️', error: '⚠️', pending: '⏳' } as const
 
 function num(n: number | undefined): string {
   return n === undefined || !Number.isFinite(n) ? '—' : formatNumber(n)
@@ -46,6 +46,8 @@ export function headline(r: ModelResult): string {
       return `${ICON.error} **${r.model}** in \`${env}\`: ${r.reason}`
     case 'pass':
       return `${ICON.pass} **${r.model}** passed the \`${env}\` gate${r.promoted ? ' and is the new champion' : ''}`
+    case 'pending':
+      return `${ICON.pending} **${r.model}** is training in \`${env}\`; a reconcile run reports the result when it ends`
     case 'fail':
       return `${ICON.fail} **${r.model}** failed the \`${env}\` gate${r.action === 'retrain' ? '; the champion stays' : ''}`
   }
@@ -81,10 +83,11 @@ export interface SummaryInput {
   notes?: string[]
 }
 
-export function overallVerdict(results: ModelResult[]): 'pass' | 'fail' | 'skipped' {
+export function overallVerdict(results: ModelResult[]): 'pass' | 'fail' | 'skipped' | 'pending' {
   const acted = results.filter((r) => r.verdict !== 'skipped')
   if (acted.length === 0) return 'skipped'
-  return acted.every((r) => r.verdict === 'pass') ? 'pass' : 'fail'
+  if (acted.some((r) => r.verdict === 'fail' || r.verdict === 'error')) return 'fail'
+  return acted.some((r) => r.verdict === 'pending') ? 'pending' : 'pass'
 }
 
 /** The job summary / CLI report: overview table, then a section per model. */
