@@ -1,7 +1,14 @@
 // The bundled action run the way the runner runs it, with no GitHub token: the command backend
 // trains the example for real and the file champion store records champions.
 import { describe, expect, it } from '@jest/globals'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync
+} from 'node:fs'
 import path from 'node:path'
 import {
   commitAll,
@@ -176,5 +183,40 @@ describe('pull request without a token', () => {
     })
     expect(run.summary).toContain('the new gate applies after merge')
     expect(existsSync(path.join(ws.dir, '.ml-promote', 'state.json'))).toBe(false)
+  })
+})
+
+describe('working-directory: a project in a subfolder of the repository', () => {
+  it('trains there, and annotates config problems with repository-relative paths', async () => {
+    const ws = exampleWorkspace()
+    const sub = path.join(ws.dir, 'projects', 'fraud')
+    mkdirSync(sub, { recursive: true })
+    for (const entry of readdirSync(ws.dir)) {
+      if (entry !== 'projects' && entry !== '.git')
+        renameSync(path.join(ws.dir, entry), path.join(sub, entry))
+    }
+    const sha = commitAll(ws.dir, 'move into projects/fraud')
+    const inputs = { 'working-directory': 'projects/fraud' }
+    const run = await runAction({
+      workspace: ws.dir,
+      event: 'push',
+      inputs,
+      payload: pushPayload({ ref: 'refs/heads/main', before: ws.sha, after: sha })
+    })
+    expect(run.code).toBe(0)
+    expect(run.outputs.verdict).toBe('pass')
+    expect(existsSync(path.join(sub, 'out/fraud/metrics.json'))).toBe(true)
+    expect(existsSync(path.join(sub, '.ml-promote/state.json'))).toBe(true)
+
+    const cfg = path.join(sub, '.github/ml-promote.yml')
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('threshold: 0.85', 'treshold: 0.85'))
+    const bad = await runAction({
+      workspace: ws.dir,
+      event: 'push',
+      inputs,
+      payload: pushPayload({ ref: 'refs/heads/main', before: sha, after: sha })
+    })
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toMatch(/^::error file=projects\/fraud\/\.github\/ml-promote\.yml,line=\d+/m)
   })
 })
