@@ -303,7 +303,7 @@ describe('airflow backend: Airflow 2 (API v1)', () => {
     const run = await backend.start(ctx)
     await waitForRun(backend, run, ctx, { clock, policy: POLICY })
     await expect(backend.metrics(run, ctx)).rejects.toThrow(
-      /looks like a Python dict; return json.dumps\(metrics\)/
+      /looks like a Python dict: write json.dumps\(metrics\)/
     )
   })
 })
@@ -318,17 +318,17 @@ describe('airflow backend: metrics errors', () => {
     {
       name: 'a JSON string that is not JSON',
       xcom: { evaluate: { return_value: 'auc=0.9' } },
-      message: /is not JSON/
+      message: /is not valid JSON/
     },
     {
       name: 'a non-numeric metric',
       xcom: { evaluate: { return_value: { auc: 'high' } } },
-      message: /metric "auc" must be a finite number, got "high"/
+      message: /must be a flat JSON object of numbers; "auc" is a string \("high"\)/
     },
     {
       name: 'an array',
       xcom: { evaluate: { return_value: [0.9] } },
-      message: /must be a JSON object of numbers, got an array/
+      message: /must be a flat JSON object of numbers; got an array/
     }
   ])('$name', async ({ xcom, message }) => {
     const { backend, ctx, clock } = await setup({ apiVersion: 2, xcom })

@@ -450,9 +450,9 @@ describe('metrics', () => {
   })
 
   it.each([
-    ['not JSON', 'auc=0.9', 'is not JSON'],
-    ['an array', '[0.9]', 'must be a JSON object of numbers'],
-    ['a string value', '{"auc":"0.9"}', '"auc" is "\\"0.9\\""'],
+    ['not JSON', 'auc=0.9', 'is not valid JSON'],
+    ['an array', '[0.9]', 'must be a flat JSON object of numbers; got an array'],
+    ['a string value', '{"auc":"0.9"}', '"auc" is a string ("0.9")'],
     ['a nested object', '{"auc":0.9,"by_class":{"a":1}}', '"by_class" is'],
     ['an empty exit value', '', 'returned no exit value']
   ])('refuses an exit value that is %s', async (_n, exit, message) => {

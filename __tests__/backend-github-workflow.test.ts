@@ -221,7 +221,7 @@ describe('github-workflow backend: metrics errors', () => {
     {
       name: 'not numbers',
       artifacts: { 'ml-promote-metrics': { 'metrics.json': '{"auc": "0.9"}' } },
-      message: /metric "auc" must be a finite number/
+      message: /must be a flat JSON object of numbers; "auc" is a/
     }
   ])('$name', async ({ artifacts, message }) => {
     const { backend, ctx, clock } = await setup({ artifacts })

@@ -12,7 +12,8 @@ import {
   git,
   pullRequestPayload,
   pushPayload,
-  runAction
+  runAction,
+  signalWhenOutput
 } from '../test/e2e/harness.js'
 
 const PAT = 'dapi0123456789abcdef0123456789abcdef'
@@ -94,16 +95,11 @@ describe('workflow cancellation', () => {
       event: 'push',
       payload: pushPayload({ ref: 'refs/heads/main', before: '0'.repeat(40), after: ws.sha }),
       env: env(),
-      onSpawn: (child, output) => {
-        const timer = setInterval(() => {
-          if (output().includes('training started on databricks')) {
-            clearInterval(timer)
-            signalled = Date.now()
-            child.kill('SIGINT')
-          }
-        }, 50)
-        child.on('close', () => clearInterval(timer))
-      }
+      onSpawn: signalWhenOutput(
+        'training started on databricks',
+        'SIGINT',
+        (at) => (signalled = at)
+      )
     })
     expect(signalled).toBeGreaterThan(0)
     const cancels = fake.callsTo('runs/cancel')
@@ -122,15 +118,7 @@ describe('workflow cancellation', () => {
       event: 'push',
       payload: pushPayload({ ref: 'refs/heads/main', before: '0'.repeat(40), after: ws.sha }),
       env: env(),
-      onSpawn: (child, output) => {
-        const timer = setInterval(() => {
-          if (output().includes('training started on databricks')) {
-            clearInterval(timer)
-            child.kill('SIGKILL')
-          }
-        }, 50)
-        child.on('close', () => clearInterval(timer))
-      }
+      onSpawn: signalWhenOutput('training started on databricks', 'SIGKILL')
     })
     expect(main.signal).toBe('SIGKILL')
     expect(fake.callsTo('runs/cancel')).toHaveLength(0)

@@ -283,15 +283,7 @@ async function main(): Promise<void> {
   const checks = octokit
     ? new tools.CheckReporter(octokit, repo, event.sha, log, { detailsUrl: runUrl() })
     : undefined
-  const store = await createStore(config, {
-    octokit,
-    repo,
-    env: process.env,
-    log,
-    stateDir: path.resolve(workspace, '.ml-promote'),
-    runUrl: runUrl(),
-    inActions: true
-  })
+  const store = await actionStore(config, octokit, repo, workspace, log)
   const pending = new PendingRuns()
   const abort = new AbortController()
   const onSignal = (sig: NodeJS.Signals) => {
@@ -405,6 +397,25 @@ async function main(): Promise<void> {
     throw new Error(bad.map((r) => `${r.model} [${r.environment}]: ${r.reason}`).join('\n'))
 }
 
+/** The champion store of an action run: GitHub Deployments by default, as the config says. */
+function actionStore(
+  config: Config,
+  octokit: Octokit | undefined,
+  repo: RepoRef,
+  workspace: string,
+  log: Logger
+) {
+  return createStore(config, {
+    octokit,
+    repo,
+    env: process.env,
+    log,
+    stateDir: path.resolve(workspace, '.ml-promote'),
+    runUrl: runUrl(),
+    inActions: true
+  })
+}
+
 function runUrl(): string | undefined {
   const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = process.env
   return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
@@ -486,15 +497,7 @@ async function reconcileRun(r: {
   log: Logger
 }): Promise<void> {
   const { config, octokit, tools, repo, workspace, log } = r
-  const store = await createStore(config, {
-    octokit,
-    repo,
-    env: process.env,
-    log,
-    stateDir: path.resolve(workspace, '.ml-promote'),
-    runUrl: runUrl(),
-    inActions: true
-  })
+  const store = await actionStore(config, octokit, repo, workspace, log)
   const reconciled = await core.group('Reconcile trainings started without waiting', () =>
     reconcilePending({
       config,

@@ -12,6 +12,7 @@ import {
   type TrainingContext
 } from '../types.js'
 import { HttpError, requestJson, systemClock, type Clock, type RequestOptions } from './http.js'
+import { parseMetrics } from './metrics.js'
 
 export interface AirflowBackendDeps {
   env: NodeJS.ProcessEnv
@@ -293,42 +294,4 @@ export class AirflowBackend implements Backend {
 
 function enc(segment: string): string {
   return encodeURIComponent(segment)
-}
-
-/** An XCom value (a JSON string or an object) as flat metrics. */
-export function parseMetrics(value: unknown, where: string, run?: RemoteRun): Metrics {
-  let parsed = value
-  if (typeof value === 'string') {
-    try {
-      parsed = JSON.parse(value)
-    } catch {
-      const pythonRepr = /^\s*\{\s*'/.test(value)
-      throw new TrainingError(
-        `${where} is not JSON${
-          pythonRepr
-            ? ': it looks like a Python dict; return json.dumps(metrics) from the task (Airflow 2 before 2.10 sends XComs as str())'
-            : ''
-        }`,
-        run,
-        value.slice(0, 300)
-      )
-    }
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new TrainingError(
-      `${where} must be a JSON object of numbers, got ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}`,
-      run
-    )
-  }
-  const metrics: Metrics = {}
-  for (const [name, v] of Object.entries(parsed)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new TrainingError(
-        `${where}: metric "${name}" must be a finite number, got ${JSON.stringify(v)}`,
-        run
-      )
-    }
-    metrics[name] = v
-  }
-  return metrics
 }

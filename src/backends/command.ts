@@ -4,6 +4,7 @@ import { constants as fsConstants } from 'node:fs'
 import { access, mkdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { CommandTrainSpec } from '../config/schema.js'
+import { parseMetrics } from './metrics.js'
 import {
   TrainingError,
   trainingEnv,
@@ -161,7 +162,7 @@ export class CommandBackend implements Backend {
       if (isErrno(err, 'ENOENT')) fail(`metrics file ${data.metricsFile} was not written`)
       return fail(`metrics file ${data.metricsFile} could not be read: ${errorMessage(err)}`)
     }
-    return parseMetrics(text.replace(/^\uFEFF/, ''), data.metricsFile, fail)
+    return parseMetrics(text, `metrics file ${data.metricsFile}`, run, detail)
   }
 }
 
@@ -385,37 +386,6 @@ function runData(run: RemoteRun, ctx: TrainingContext, spec: CommandTrainSpec): 
   const cwd = path.resolve(ctx.workspace, spec.working_directory ?? '.')
   const metricsPath = path.resolve(cwd, spec.metrics)
   return { cwd, metricsPath, metricsFile: displayPath(ctx.workspace, metricsPath), startedAt: 0 }
-}
-
-function parseMetrics(text: string, file: string, fail: (message: string) => never): Metrics {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    return fail(`metrics file ${file} is not valid JSON: ${errorMessage(err)}`)
-  }
-  const flat = `metrics file ${file} must be a flat JSON object of numbers`
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail(`${flat}; got ${kindOf(value)}`)
-  }
-  const metrics: Metrics = {}
-  for (const [name, v] of Object.entries(value)) {
-    if (typeof v !== 'number') fail(`${flat}; ${JSON.stringify(name)} is ${kindOf(v)}`)
-    metrics[name] = v
-  }
-  return metrics
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'string') return `a string (${JSON.stringify(truncate(value))})`
-  if (typeof value === 'object') return 'an object'
-  return `a ${typeof value}`
-}
-
-function truncate(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text
 }
 
 function displayPath(workspace: string, target: string): string {

@@ -12,6 +12,7 @@ import {
 } from '../types.js'
 import { databricksAuth, type DatabricksAuth } from './databricks-auth.js'
 import { HttpError, isTransient, requestJson, systemClock, type Clock } from './http.js'
+import { parseMetrics } from './metrics.js'
 
 export interface DatabricksDeps {
   env: NodeJS.ProcessEnv
@@ -508,32 +509,6 @@ function codeToResult(code: string | undefined): string | undefined {
     default:
       return 'FAILED'
   }
-}
-
-/** A flat JSON object of numbers, or a TrainingError that says what is wrong with it. */
-export function parseMetrics(text: string, what: string, run?: RemoteRun): Metrics {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    throw new TrainingError(`${what} is not JSON: ${quote(text)}`, run)
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TrainingError(`${what} must be a JSON object of numbers, got ${quote(text)}`, run)
-  }
-  const wrong = Object.entries(value as Record<string, unknown>).filter(
-    ([, v]) => typeof v !== 'number'
-  )
-  if (wrong.length > 0) {
-    const list = wrong
-      .slice(0, 5)
-      .map(([k, v]) => `"${k}" is ${quote(JSON.stringify(v) ?? String(v))}`)
-    throw new TrainingError(
-      `${what} must be a flat JSON object of numbers: ${list.join(', ')}`,
-      run
-    )
-  }
-  return value as Metrics
 }
 
 function describeRun(run: RemoteRun): string {

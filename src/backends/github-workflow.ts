@@ -12,7 +12,7 @@ import {
   type RunStatus,
   type TrainingContext
 } from '../types.js'
-import { parseMetrics } from './airflow.js'
+import { parseMetrics } from './metrics.js'
 import { HttpError, isTransient, systemClock, type Clock } from './http.js'
 
 export interface GithubWorkflowBackendDeps {
@@ -254,18 +254,7 @@ export class GithubWorkflowBackend implements Backend {
         run
       )
     }
-    const text = new TextDecoder().decode(content).replace(/^\uFEFF/, '')
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch (e) {
-      throw new TrainingError(
-        `${where} is not valid JSON: ${errorMessage(e)}`,
-        run,
-        text.slice(0, 300)
-      )
-    }
-    return parseMetrics(value, where, run)
+    return parseMetrics(new TextDecoder().decode(content), where, run)
   }
 
   private inputs(ctx: TrainingContext): Record<string, string> {

@@ -89,6 +89,26 @@ export interface RunOptions {
   postState?: Record<string, string>
 }
 
+/**
+ * An `onSpawn` that sends `signal` to the action once its output contains `text`, as the runner
+ * does when a workflow is cancelled mid-step; `sent` hears when.
+ */
+export function signalWhenOutput(
+  text: string,
+  signal: NodeJS.Signals,
+  sent?: (at: number) => void
+): NonNullable<RunOptions['onSpawn']> {
+  return (child, output) => {
+    const timer = setInterval(() => {
+      if (!output().includes(text)) return
+      clearInterval(timer)
+      sent?.(Date.now())
+      child.kill(signal)
+    }, 50)
+    child.on('close', () => clearInterval(timer))
+  }
+}
+
 /** Parses the runner's `name<<delimiter` file-command format. */
 export function parseFileCommand(text: string): Record<string, string> {
   const out: Record<string, string> = {}
