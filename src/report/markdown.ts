@@ -33,6 +33,7 @@ export function gateTable(gate: GateResult): string {
 
 function runLink(r: ModelResult): string {
   if (!r.run) return ''
+  if (r.run.backend === 'command') return 'on the runner'
   const label = `${r.run.backend} run ${r.run.id}${r.run.attached ? ' (attached to an earlier start)' : ''}`
   return r.run.url ? `[${cell(label)}](${r.run.url})` : cell(label)
 }
