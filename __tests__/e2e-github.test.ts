@@ -163,6 +163,40 @@ describe('pull request gate', () => {
     expect(fake.comments[0]!.body).toContain('the new gate applies after merge')
   })
 
+  it('gives a model the change does not concern a neutral check, so a required check never hangs', async () => {
+    const ws = exampleWorkspace()
+    git(ws.dir, 'checkout', '-q', '-b', 'docs')
+    writeFileSync(path.join(ws.dir, 'NOTES.md'), 'notes\n')
+    const head = commitAll(ws.dir, 'docs only')
+    fake.setPull(16, {
+      head: { sha: head, ref: 'docs' },
+      base: { sha: ws.sha, ref: 'main' },
+      files: ['NOTES.md']
+    })
+    const payload = pullRequestPayload({
+      number: 16,
+      headSha: head,
+      headRef: 'docs',
+      baseSha: ws.sha,
+      baseRef: 'main'
+    })
+    const run = await runAction({
+      workspace: ws.dir,
+      event: 'pull_request',
+      payload,
+      ref: 'refs/pull/16/merge',
+      ...env()
+    })
+    expect(run.code).toBe(0)
+    expect(run.outputs.verdict).toBe('skipped')
+    expect(fake.checkRuns.find((c) => c.name === CHECK)).toMatchObject({
+      head_sha: head,
+      status: 'completed',
+      conclusion: 'neutral'
+    })
+    expect(run.summary).toContain('skipped')
+  })
+
   it('ends neutral for a fork: no training, no writes, no 403', async () => {
     const ws = exampleWorkspace()
     const payload = pullRequestPayload({
