@@ -17,27 +17,32 @@ export interface Inputs {
 const MODES: Mode[] = ['auto', 'gate', 'retrain', 'validate', 'plan', 'reconcile']
 /** Hosted jobs end at 6 h; leave room to report and cancel. */
 export const MAX_TIMEOUT_MINUTES = 350
+/** Seven days: the longest a training started with `wait: false` stays pending. */
+export const MAX_DETACHED_TIMEOUT_MINUTES = 7 * 24 * 60
 
 export function getInputs(): Inputs {
   const problems: string[] = []
   const mode = (core.getInput('mode') || 'auto') as Mode
   if (!MODES.includes(mode))
     problems.push(`input mode must be one of ${MODES.join(', ')} (got "${mode}")`)
-  const timeoutText = core.getInput('timeout-minutes') || '330'
-  const timeoutMinutes = Number(timeoutText)
-  if (!Number.isFinite(timeoutMinutes) || timeoutMinutes <= 0) {
-    problems.push(`input timeout-minutes must be a positive number (got "${timeoutText}")`)
-  } else if (timeoutMinutes > MAX_TIMEOUT_MINUTES) {
-    core.warning(
-      `timeout-minutes ${timeoutMinutes} exceeds what a hosted job can wait; using ${MAX_TIMEOUT_MINUTES}`
-    )
-  }
   let wait = true
   try {
     wait = core.getBooleanInput('wait')
   } catch {
     if (core.getInput('wait'))
       problems.push(`input wait must be true or false (got "${core.getInput('wait')}")`)
+  }
+  // A step that waits cannot outlive the hosted job; a training that is not awaited can run longer.
+  const limit = wait ? MAX_TIMEOUT_MINUTES : MAX_DETACHED_TIMEOUT_MINUTES
+  const timeoutText = core.getInput('timeout-minutes') || '330'
+  let timeoutMinutes = Number(timeoutText)
+  if (!Number.isFinite(timeoutMinutes) || timeoutMinutes <= 0) {
+    problems.push(`input timeout-minutes must be a positive number (got "${timeoutText}")`)
+  } else if (timeoutMinutes > limit) {
+    core.warning(
+      `timeout-minutes ${timeoutMinutes} exceeds what ${wait ? 'a hosted job can wait' : 'a training started with wait: false may run'}; using ${limit}`
+    )
+    timeoutMinutes = limit
   }
   if (problems.length) throw new Error(problems.join('; '))
   const models = core
@@ -54,7 +59,7 @@ export function getInputs(): Inputs {
     models: models.length ? models : undefined,
     token,
     wait,
-    timeoutMinutes: Math.min(timeoutMinutes, MAX_TIMEOUT_MINUTES),
+    timeoutMinutes,
     workingDirectory: core.getInput('working-directory') || '.'
   }
 }
