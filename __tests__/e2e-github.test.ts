@@ -308,3 +308,56 @@ describe('promotion on push', () => {
     expect(fake.checkRuns.filter((c) => c.name === CHECK)).toHaveLength(1)
   })
 })
+
+describe('github-workflow backend through the bundled action', () => {
+  it('dispatches the training workflow, follows its run and gates the metrics artifact', async () => {
+    await fake.close()
+    fake = await FakeGitHub.start({
+      workflowRun: {
+        queuedPolls: 1,
+        runningPolls: 1,
+        conclusion: 'success',
+        artifacts: { 'ml-promote-metrics': { 'metrics.json': '{"auc": 0.94, "recall": 0.81}' } }
+      }
+    })
+    const ws = exampleWorkspace()
+    writeFileSync(
+      path.join(ws.dir, '.github/ml-promote.yml'),
+      [
+        'version: 1',
+        'environments:',
+        '  staging: { branch: main }',
+        'models:',
+        '  fraud-detector:',
+        '    train: { backend: github-workflow, workflow: train.yml }',
+        '    gate:',
+        '      auc: { threshold: 0.9 }',
+        ''
+      ].join('\n')
+    )
+    const sha = commitAll(ws.dir, 'train in a workflow')
+    fake.setBranch('main', sha)
+    const run = await runAction({
+      workspace: ws.dir,
+      event: 'push',
+      payload: pushPayload({ ref: 'refs/heads/main', before: ws.sha, after: sha }),
+      ...env()
+    })
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    const r = JSON.parse(run.outputs.results!)[0]
+    expect(r).toMatchObject({
+      verdict: 'pass',
+      promoted: true,
+      metrics: { auc: 0.94, recall: 0.81 },
+      run: { backend: 'github-workflow' }
+    })
+    expect(fake.workflowRuns).toHaveLength(1)
+    expect(fake.workflowRuns[0]!.inputs).toMatchObject({
+      environment: 'staging',
+      model: 'fraud-detector',
+      sha
+    })
+    expect(fake.deployments[0]!.payload).toMatchObject({ metrics: { auc: 0.94 } })
+  })
+})
