@@ -707,6 +707,21 @@ const cases: Case[] = [
     ]
   },
   {
+    name: 'a model named like the config check run',
+    yaml: doc(
+      'version: 1',
+      'environments:',
+      '  staging: { branch: main }',
+      'models:',
+      '  config:',
+      '    train: { backend: command, run: make, metrics: m.json }',
+      '    gate: { auc: { threshold: 0.9 } }'
+    ),
+    problems: [
+      '5:3 model name "config" is reserved: the check run "ml-promote / config" reports problems in this file'
+    ]
+  },
+  {
     name: 'globs picomatch cannot parse',
     yaml: doc(
       'version: 1',

@@ -424,6 +424,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 type Resolved = Map<string, Map<string, TrainSpec>>
 
 /** The rules a schema cannot say: references between sections, and the merged train specs. */
+/** The check run of config problems is `ml-promote / config`; no model may take that name. */
+const RESERVED_MODEL_NAME = 'config'
+
 function checkCrossFields(source: Source, root: Record<string, unknown>): Resolved {
   const resolved: Resolved = new Map()
   const environments = isRecord(root.environments) ? root.environments : {}
@@ -452,6 +455,10 @@ function checkCrossFields(source: Source, root: Record<string, unknown>): Resolv
 
   const models = isRecord(root.models) ? root.models : {}
   for (const [name, model] of Object.entries(models)) {
+    if (name === RESERVED_MODEL_NAME) {
+      const message = `model name ${quote(name)} is reserved: the check run "ml-promote / ${name}" reports problems in this file`
+      source.report(['models', name], 'key', message)
+    }
     if (!isRecord(model)) continue
     checkPaths(source, name, model.paths)
     checkGate(source, name, model.gate, model.metric_names)
