@@ -2,7 +2,7 @@
 // contract): re-runs attach instead of starting twice, and cancelling the workflow cancels the
 // remote run, from the main step on SIGINT and from the post step after a kill.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { FakeDatabricks } from '../test/fakes/databricks-server.js'
 import { FakeGitHub } from '../test/fakes/github-server.js'
@@ -13,6 +13,7 @@ import {
   pullRequestPayload,
   pushPayload,
   runAction,
+  runCli,
   signalWhenOutput
 } from '../test/e2e/harness.js'
 
@@ -253,5 +254,39 @@ describe('wait: false — no runner held while the model trains', () => {
       env: { ...env(), ...gh() }
     })
     expect(champions.summary).toMatch(/\| fraud-detector \| staging \| `[0-9a-f]{7}` \|/)
+  })
+})
+
+describe('the CLI without waiting', () => {
+  beforeEach(() => start(1))
+
+  it('run --no-wait records the training in the file store; reconcile concludes and promotes it', async () => {
+    const ws = databricksWorkspace()
+    const cli = (...args: string[]) => runCli([...args, '--quiet'], { cwd: ws.dir, env: env() })
+    const started = await cli('run', '--event', 'push', '--branch', 'main', '--no-wait', '--json')
+    expect(started.status).toBe(0)
+    expect(JSON.parse(started.stdout)[0]).toMatchObject({
+      verdict: 'pending',
+      run: { backend: 'databricks' }
+    })
+    const state = JSON.parse(readFileSync(path.join(ws.dir, '.ml-promote/state.json'), 'utf8'))
+    expect(state.pending).toHaveLength(1)
+
+    let last: Awaited<ReturnType<typeof cli>> | undefined
+    for (let i = 0; i < 10; i++) {
+      last = await cli('reconcile', '--json')
+      expect(last.status).toBe(0)
+      if (JSON.parse(last.stdout)[0]?.verdict !== 'pending') break
+    }
+    expect(JSON.parse(last!.stdout)[0]).toMatchObject({
+      verdict: 'pass',
+      promoted: true,
+      metrics: METRICS
+    })
+    expect(fake.runsStarted).toBe(1)
+    expect((await cli('champions')).stdout).toMatch(
+      /^fraud-detector \[staging\]: [0-9a-f]{7} since /m
+    )
+    expect(JSON.parse((await cli('reconcile', '--json')).stdout)).toEqual([])
   })
 })

@@ -196,6 +196,29 @@ export function runAction(opts: RunOptions): Promise<ActionRun> {
   })
 }
 
+/**
+ * Runs the bundled CLI without blocking this process (a fake server in the test must keep
+ * answering while it runs).
+ */
+export function runCli(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string> }
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), ...args], {
+      cwd: opts.cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? opts.cwd, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
+}
+
 /** A pull_request payload for this repository: head → base. */
 export function pullRequestPayload(p: {
   number: number
