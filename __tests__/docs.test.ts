@@ -13,6 +13,7 @@ const FILES = ['docs/pr-comment.md', 'docs/job-summary.md']
 
 interface RenderDocs {
   normalise(markdown: string): string
+  readmeWithExample(readme: string, comment: string): string
 }
 
 describe('docs/ rendered from a real run', () => {
@@ -79,5 +80,13 @@ describe('normalising what differs between identical runs', () => {
     expect(normalise('| latency_ms | 11.2 | — | — | ≤ 250 | ✅ pass |')).toBe(
       '| latency_ms | 10 | — | — | ≤ 250 | ✅ pass |'
     )
+  })
+
+  it('the README quotes the committed PR comment', async () => {
+    const { readmeWithExample } = (await import(pathToFileURL(SCRIPT).href)) as RenderDocs
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
+    const comment = readFileSync(path.join(root, 'docs/pr-comment.md'), 'utf8')
+    expect(readmeWithExample(readme, comment)).toBe(readme)
+    expect(readme).toContain('> | Metric | Candidate | Champion | Δ | Rule | Result |')
   })
 })
