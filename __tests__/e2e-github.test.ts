@@ -1,7 +1,7 @@
 // The bundled action against a fake GitHub that enforces GitHub's OpenAPI description: check runs,
 // the sticky comment, base-branch gates, deployments as champions, forks and rate limits.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { FakeGitHub } from '../test/fakes/github-server.js'
 import {
@@ -161,6 +161,59 @@ describe('pull request gate', () => {
     )
     expect(auc).toMatchObject({ outcome: 'fail', rule: expect.stringContaining('0.99') })
     expect(fake.comments[0]!.body).toContain('the new gate applies after merge')
+  })
+
+  it('annotates an invalid config on a failing config check and trains nothing', async () => {
+    const ws = exampleWorkspace()
+    git(ws.dir, 'checkout', '-q', '-b', 'typo')
+    const cfgPath = path.join(ws.dir, '.github/ml-promote.yml')
+    writeFileSync(
+      cfgPath,
+      readFileSync(cfgPath, 'utf8')
+        .replace('threshold: 0.85', 'treshold: 0.85')
+        .replace('backend: command', 'backend: comand')
+    )
+    const head = commitAll(ws.dir, 'typos')
+    fake.setPull(17, {
+      head: { sha: head, ref: 'typo' },
+      base: { sha: ws.sha, ref: 'main' },
+      files: ['.github/ml-promote.yml']
+    })
+    const payload = pullRequestPayload({
+      number: 17,
+      headSha: head,
+      headRef: 'typo',
+      baseSha: ws.sha,
+      baseRef: 'main'
+    })
+    const run = await runAction({
+      workspace: ws.dir,
+      event: 'pull_request',
+      payload,
+      ref: 'refs/pull/17/merge',
+      ...env()
+    })
+    expect(run.code).toBe(1)
+    const check = fake.checkRuns.find((c) => c.name === 'ml-promote / config')
+    expect(check).toMatchObject({ head_sha: head, conclusion: 'failure' })
+    const annotations = check!.output!.annotations as Array<{
+      path: string
+      start_line: number
+      annotation_level: string
+      message: string
+    }>
+    expect(annotations).toHaveLength(2)
+    for (const a of annotations)
+      expect(a).toMatchObject({ path: '.github/ml-promote.yml', annotation_level: 'failure' })
+    expect(annotations.map((a) => a.message).join('\n')).toContain('did you mean "threshold"?')
+    // The annotation is the only call: no champion read, no training, no comment.
+    expect(new Set(fake.calls.map((c) => c.operation))).toEqual(
+      new Set([
+        'GET /repos/{owner}/{repo}/commits/{ref}/check-runs',
+        'POST /repos/{owner}/{repo}/check-runs'
+      ])
+    )
+    expect(existsSync(path.join(ws.dir, 'out'))).toBe(false)
   })
 
   it('gives a model the change does not concern a neutral check, so a required check never hangs', async () => {
