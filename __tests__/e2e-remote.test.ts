@@ -212,6 +212,9 @@ describe('wait: false — no runner held while the model trains', () => {
     expect(check()).toMatchObject({ status: 'completed', conclusion: 'success' })
     expect(github.comments).toHaveLength(1)
     expect(github.comments[0]!.body).toContain('passed the `staging` gate')
+    expect(github.comments[0]!.body).toContain(
+      `## ml-promote: gate in staging\n\nCommit \`${head.slice(0, 7)}\``
+    )
     expect(github.deployments[0]!.statuses.at(-1)!.state).toBe('inactive')
     expect(fake.runsStarted).toBe(1)
 

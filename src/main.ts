@@ -372,9 +372,7 @@ async function main(): Promise<void> {
     const sections = Object.fromEntries(
       results.filter((r) => r.verdict !== 'skipped').map((r) => [r.model, modelSection(r)])
     )
-    const header =
-      `## ml-promote: ${title}\n\nCommit \`${event.sha.slice(0, 7)}\`${runUrl() ? ` · [workflow run](${runUrl()})` : ''}\n` +
-      notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('')
+    const header = commentHeader(title, event.sha, notes)
     await tools
       .upsertStickyComment(
         octokit,
@@ -414,6 +412,15 @@ function actionStore(
     runUrl: runUrl(),
     inActions: true
   })
+}
+
+/** The top of the sticky comment: what ran, on which commit, from which workflow run. */
+function commentHeader(title: string, sha: string, notes: string[]): string {
+  const run = runUrl()
+  return (
+    `## ml-promote: ${title}\n\nCommit \`${sha.slice(0, 7)}\`${run ? ` · [workflow run](${run})` : ''}\n` +
+    notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('')
+  )
 }
 
 function runUrl(): string | undefined {
@@ -535,7 +542,8 @@ async function reconcileRun(r: {
             octokit,
             repo,
             p.pullNumber,
-            tools.mergeSections(undefined, { [p.model]: modelSection(result) })
+            tools.mergeSections(undefined, { [p.model]: modelSection(result) }),
+            commentHeader(`gate in ${p.environment}`, p.sha, [])
           )
           .catch((e) =>
             log.warning(`could not update the pull request comment: ${(e as Error).message}`)
