@@ -15,30 +15,11 @@ import {
   type FakeAirflowOptions
 } from '../test/fakes/airflow-server.js'
 import { VirtualClock } from '../test/fakes/clock.js'
+import { recordingLogger } from '../test/support/logger.js'
 
 const POLICY = { minMs: 5, maxMs: 50, fraction: 0.5, jitter: 0 }
 const KEY = 'f'.repeat(64)
 const RUN_ID = `ml-promote__${KEY}`
-
-interface Recorder extends Logger {
-  lines: string[]
-  secrets: string[]
-}
-
-function recorder(): Recorder {
-  const lines: string[] = []
-  const secrets: string[] = []
-  return {
-    lines,
-    secrets,
-    info: (m) => lines.push(m),
-    warning: (m) => lines.push(`warning: ${m}`),
-    error: (m) => lines.push(`error: ${m}`),
-    debug: (m) => lines.push(`debug: ${m}`),
-    group: (_name, fn) => fn(),
-    secret: (v) => secrets.push(v)
-  }
-}
 
 function context(clock: VirtualClock, log: Logger, deadlineMs = 3_600_000): TrainingContext {
   return {
@@ -89,7 +70,7 @@ async function setup(
 ) {
   fake = await FakeAirflow.start(options)
   const clock = new VirtualClock()
-  const log = recorder()
+  const log = recordingLogger()
   const backend = new AirflowBackend(spec(fake.url, options.apiVersion, extra), {
     env,
     log,

@@ -4,7 +4,6 @@ import { DatabricksBackend } from '../src/backends/databricks.js'
 import { HttpError, requestJson } from '../src/backends/http.js'
 import {
   TrainingError,
-  type Logger,
   type Metrics,
   type RemoteRun,
   type RunStatus,
@@ -18,6 +17,7 @@ import {
   type FakeJob,
   type FakeDatabricksOptions
 } from '../test/fakes/databricks-server.js'
+import { recordingLogger } from '../test/support/logger.js'
 
 const PAT = 'dapi-test-pat-0123456789'
 const POLICY: PollPolicy = { minMs: 5, maxMs: 50, fraction: 0.1, jitter: 0 }
@@ -35,17 +35,6 @@ interface Setup {
   backend: DatabricksBackend
   lines: string[]
   ctx: (over?: Partial<TrainingContext>) => TrainingContext
-}
-
-function logger(lines: string[]): Logger {
-  return {
-    info: (m) => lines.push(m),
-    warning: (m) => lines.push(`warning: ${m}`),
-    error: (m) => lines.push(`error: ${m}`),
-    debug: (m) => lines.push(`debug: ${m}`),
-    group: (_n, fn) => fn(),
-    secret: () => undefined
-  }
 }
 
 const defaultJob: FakeJob = {
@@ -67,7 +56,7 @@ async function setup(
   fake = await FakeDatabricks.start({ pats: [PAT], now: () => clock.now(), ...opts.fake })
   fake.addJob(opts.job ?? structuredClone(defaultJob))
   const lines: string[] = []
-  const log = logger(lines)
+  const log = recordingLogger(lines)
   const spec: DatabricksTrainSpec = {
     backend: 'databricks',
     host: fake.url,
@@ -394,7 +383,7 @@ describe('finding the job', () => {
     const s = await setup()
     const backend = new DatabricksBackend(
       { backend: 'databricks', job: 11 },
-      { env: { DATABRICKS_TOKEN: PAT }, log: logger([]) }
+      { env: { DATABRICKS_TOKEN: PAT }, log: recordingLogger() }
     )
     await expect(backend.start(s.ctx())).rejects.toThrow(/`host`.*DATABRICKS_HOST/)
   })
@@ -405,7 +394,7 @@ describe('finding the job', () => {
       { backend: 'databricks', job: 11, metrics_task: 'evaluate' },
       {
         env: { DATABRICKS_TOKEN: PAT, DATABRICKS_HOST: `${s.fake.url}/` },
-        log: logger([]),
+        log: recordingLogger(),
         clock: s.clock
       }
     )

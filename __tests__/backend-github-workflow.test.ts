@@ -6,6 +6,7 @@ import { TrainingError, type Logger, type TrainingContext } from '../src/types.j
 import { waitForRun } from '../src/wait.js'
 import { VirtualClock } from '../test/fakes/clock.js'
 import { FakeGitHub, type Fault, type WorkflowRunOptions } from '../test/fakes/github-server.js'
+import { recordingLogger } from '../test/support/logger.js'
 
 const POLICY = { minMs: 5, maxMs: 50, fraction: 0.5, jitter: 0 }
 const KEY = 'e'.repeat(64)
@@ -13,23 +14,6 @@ const METRICS = { 'ml-promote-metrics': { 'metrics.json': '{"auc": 0.92, "recall
 const RUN_PATH = /^\/repos\/[^/]+\/[^/]+\/actions\/runs\/\d+$/
 const DISPATCH_PATH = /\/dispatches$/
 const DISPATCH_OP = 'POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches'
-
-interface Recorder extends Logger {
-  lines: string[]
-}
-
-function recorder(): Recorder {
-  const lines: string[] = []
-  return {
-    lines,
-    info: (m) => lines.push(m),
-    warning: (m) => lines.push(`warning: ${m}`),
-    error: (m) => lines.push(`error: ${m}`),
-    debug: (m) => lines.push(`debug: ${m}`),
-    group: (_n, fn) => fn(),
-    secret: () => undefined
-  }
-}
 
 function context(clock: VirtualClock, log: Logger, deadlineMs = 3_600_000): TrainingContext {
   return {
@@ -70,7 +54,7 @@ async function setup(
 ) {
   fake = await FakeGitHub.start({ workflowRun: { artifacts: METRICS, ...workflowRun } })
   const clock = new VirtualClock()
-  const log = recorder()
+  const log = recordingLogger()
   const octokit = createOctokit('ghs_test_token', {
     baseUrl: fake.url,
     log,

@@ -1,19 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { deploymentTask, GithubChampionStore } from '../src/champions/github.js'
 import { createOctokit, type Octokit, type RepoRef } from '../src/github.js'
-import type { Candidate, GateResult, Logger } from '../src/types.js'
+import type { Candidate, GateResult } from '../src/types.js'
 import { FakeGitHub } from '../test/fakes/github-server.js'
+import { quietLogger } from '../test/support/logger.js'
 
 const RUN_URL = 'https://github.com/o/r/actions/runs/99'
-
-const quiet: Logger = {
-  info: () => undefined,
-  warning: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  group: (_name, fn) => fn(),
-  secret: () => undefined
-}
 
 let fake: FakeGitHub
 let octokit: Octokit
@@ -23,7 +15,7 @@ beforeEach(async () => {
   fake = await FakeGitHub.start()
   octokit = createOctokit('ghs_test', {
     baseUrl: fake.url,
-    log: quiet,
+    log: quietLogger,
     backoffBaseMs: 10,
     paceWrites: false
   })
@@ -36,7 +28,7 @@ afterEach(async () => {
 })
 
 const store = () =>
-  new GithubChampionStore(octokit, repo, quiet, {
+  new GithubChampionStore(octokit, repo, quietLogger, {
     runUrl: RUN_URL,
     productionEnvironment: 'production'
   })

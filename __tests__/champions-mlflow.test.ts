@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from '@jest/globals'
 import { MlflowChampionStore, TAGS } from '../src/champions/mlflow.js'
-import type { Candidate, GateResult, Logger } from '../src/types.js'
+import type { Candidate, GateResult } from '../src/types.js'
 import { VirtualClock } from '../test/fakes/clock.js'
 import { FakeMlflow, type FakeMlflowOptions } from '../test/fakes/mlflow-server.js'
+import { recordingLogger } from '../test/support/logger.js'
 
 const PASS: GateResult = {
   verdict: 'pass',
@@ -50,26 +51,6 @@ function candidate(over: Partial<Candidate> = {}): Candidate {
   }
 }
 
-interface Recorder extends Logger {
-  lines: string[]
-  secrets: string[]
-}
-
-function recorder(): Recorder {
-  const lines: string[] = []
-  const secrets: string[] = []
-  return {
-    lines,
-    secrets,
-    info: (m) => lines.push(m),
-    warning: (m) => lines.push(`warning: ${m}`),
-    error: (m) => lines.push(`error: ${m}`),
-    debug: (m) => lines.push(`debug: ${m}`),
-    group: (_n, fn) => fn(),
-    secret: (v) => secrets.push(v)
-  }
-}
-
 let fake: FakeMlflow | undefined
 afterEach(async () => {
   await fake?.close()
@@ -83,7 +64,7 @@ async function setup(
   opts: { uc?: boolean; env?: NodeJS.ProcessEnv; fake?: FakeMlflowOptions } = {}
 ) {
   fake = await FakeMlflow.start(opts.fake)
-  const log = recorder()
+  const log = recordingLogger()
   const uc = opts.uc ?? false
   const store = new MlflowChampionStore({
     trackingUri: fake.url,

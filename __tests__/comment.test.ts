@@ -7,19 +7,10 @@ import {
   parseSections,
   upsertStickyComment
 } from '../src/report/comment.js'
-import type { Logger } from '../src/types.js'
 import { FakeGitHub } from '../test/fakes/github-server.js'
+import { quietLogger } from '../test/support/logger.js'
 
 const PR = 7
-
-const quiet: Logger = {
-  info: () => undefined,
-  warning: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  group: (_name, fn) => fn(),
-  secret: () => undefined
-}
 
 let fake: FakeGitHub
 let octokit: Octokit
@@ -34,7 +25,7 @@ beforeEach(async () => {
   })
   octokit = createOctokit('ghs_test', {
     baseUrl: fake.url,
-    log: quiet,
+    log: quietLogger,
     backoffBaseMs: 10,
     paceWrites: false
   })
