@@ -59,6 +59,12 @@ describe('push to main without a token: retrain in staging with the file store',
     expect(again.gate.hasChampion).toBe(true)
     expect(again.champion.metrics.auc).toBe(results[0].metrics.auc)
     expect(second.summary).toMatch(/\| auc \| [\d.]+ \| [\d.]+ \| [+-]?[\d.]+ \|/)
+    // The trend: the first promotion, then this candidate, on the gated metrics.
+    expect(second.summary).toContain('Recent outcomes in <code>staging</code>')
+    expect(second.summary).toMatch(
+      new RegExp(`\\| \`${ws.sha.slice(0, 7)}\` \\| promoted \\| 0\\.9\\d* \\|`)
+    )
+    expect(second.summary).toMatch(/\| this run \| `[0-9a-f]{7}` \| \*\*candidate\*\* \|/)
   })
 })
 

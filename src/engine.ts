@@ -277,7 +277,13 @@ interface Conclusion {
 async function conclude(c: Conclusion): Promise<ModelResult> {
   const { store, item, model, backend, run, ctx, champion, status } = c
   const env = ctx.environment
-  const base = { model: model.name, environment: env, action: item.action, promoted: false }
+  const base = {
+    model: model.name,
+    environment: env,
+    action: item.action,
+    sha: ctx.sha,
+    promoted: false
+  }
   if (status.state !== 'succeeded') {
     if (status.state !== 'failed') await cancelQuietly(backend, run, ctx)
     const where = run.url ? ` (${run.url})` : ''
@@ -293,6 +299,7 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
   }
   const metrics = await backend.metrics(run, ctx)
   const gate = evaluateGate(c.gate, metrics, champion?.metrics)
+  const history = await recentHistory(store, model.name, env, ctx.log)
   const candidate: Candidate = {
     model: model.name,
     environment: env,
@@ -325,8 +332,34 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
     metrics,
     champion: championView(champion),
     gate,
+    ...(history.length ? { history } : {}),
     promoted,
     durationMs: Date.now() - c.begun
+  }
+}
+
+const HISTORY_SHOWN = 5
+
+/**
+ * The last few outcomes in the environment, for the report's trend. Read before this outcome is
+ * recorded; the GitHub store answers it from the same page as the champion lookup.
+ */
+async function recentHistory(
+  store: ChampionStore,
+  model: string,
+  env: string,
+  log: Logger
+): Promise<NonNullable<ModelResult['history']>> {
+  try {
+    return (await store.history(model, env)).slice(0, HISTORY_SHOWN).map((p) => ({
+      sha: p.candidate.sha,
+      at: p.at,
+      outcome: p.outcome,
+      metrics: p.candidate.metrics
+    }))
+  } catch (e) {
+    log.warning(`could not read the ${env} history of ${model}: ${(e as Error).message}`)
+    return []
   }
 }
 

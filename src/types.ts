@@ -258,10 +258,14 @@ export interface ModelResult {
   action: PlannedAction
   verdict: Verdict | 'error'
   reason: string
+  /** The commit trained. */
+  sha?: string
   run?: { backend: string; id: string; url?: string; attached?: boolean }
   metrics?: Metrics
   champion?: { metrics: Metrics; sha: string; runUrl?: string; promotedAt: string }
   gate?: GateResult
+  /** The environment's latest promotions and rejections before this one, newest first. */
+  history?: Array<{ sha: string; at: string; outcome: Promotion['outcome']; metrics: Metrics }>
   promoted: boolean
   /** Set when the result was reused from an earlier gate of the same commit. */
   reused?: boolean

@@ -54,6 +54,31 @@ export function headline(r: ModelResult): string {
   }
 }
 
+/** The environment's recent outcomes on the gated metrics, then this candidate: the trend. */
+function historyTable(r: ModelResult, gate: GateResult): string {
+  const names = gate.metrics.map((m) => m.metric)
+  const row = (
+    when: string,
+    sha: string,
+    outcome: string,
+    metrics: Record<string, number> | undefined
+  ) =>
+    `| ${when} | ${sha ? `\`${sha.slice(0, 7)}\`` : '—'} | ${outcome} | ${names.map((n) => num(metrics?.[n])).join(' | ')} |`
+  const rows = [...(r.history ?? [])]
+    .reverse()
+    .map((h) => row(h.at.slice(0, 10), h.sha, h.outcome, h.metrics))
+  return [
+    `<details><summary>Recent outcomes in <code>${r.environment}</code></summary>`,
+    '',
+    `| When | Commit | Outcome | ${names.map(cell).join(' | ')} |`,
+    `| --- | --- | --- | ${names.map(() => '---:').join(' | ')} |`,
+    ...rows,
+    row('this run', r.sha ?? '', '**candidate**', r.metrics),
+    '',
+    '</details>'
+  ].join('\n')
+}
+
 /** One model's section: headline, run link, metric table, notes. */
 export function modelSection(r: ModelResult): string {
   const parts = [`### ${headline(r)}`]
@@ -73,6 +98,7 @@ export function modelSection(r: ModelResult): string {
     parts.push(gateTable(r.gate))
     for (const note of r.gate.notes) parts.push(`> ${note}`)
   }
+  if (r.gate && r.history?.length) parts.push(historyTable(r, r.gate))
   if (r.verdict === 'error' && r.detail) parts.push('```text\n' + r.detail + '\n```')
   return parts.join('\n\n')
 }
