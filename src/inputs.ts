@@ -1,5 +1,6 @@
 // Reads and validates the action's inputs once; the rest of the code trusts the result.
 import * as core from '@actions/core'
+import type { RepoRef } from './github.js'
 import type { Mode } from './types.js'
 
 export interface Inputs {
@@ -62,4 +63,10 @@ export function getInputs(): Inputs {
     timeoutMinutes,
     workingDirectory: core.getInput('working-directory') || '.'
   }
+}
+
+/** owner/name of the repository the workflow runs in. */
+export function repoRef(): RepoRef {
+  const [owner = '', repo = ''] = (process.env.GITHUB_REPOSITORY ?? '/').split('/')
+  return { owner, repo }
 }

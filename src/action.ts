@@ -1,0 +1,549 @@
+// The action's main step: inputs and event in, engine, then outputs, job summary, check runs and
+// the sticky PR comment out. Loaded by main.ts only for the main step, so the post step that ends
+// every job does not pay for it.
+import * as core from '@actions/core'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { PendingRuns } from './cancel.js'
+import { createStore } from './champions/index.js'
+import { loadConfig, loadConfigFile } from './config/load.js'
+import { withBaseGates } from './config/gate-source.js'
+import { reconcilePending, runPlan } from './engine.js'
+import type { Octokit, RepoRef } from './github.js'
+import { getInputs, repoRef } from './inputs.js'
+import { actionLogger } from './log.js'
+import { plan as makePlan, renderPlan } from './plan.js'
+import {
+  modelSection,
+  overallVerdict,
+  renderPlanMarkdown,
+  renderSummary
+} from './report/markdown.js'
+import type { Config, EventName, Logger, ModelResult, PlanInput } from './types.js'
+
+/**
+ * The GitHub client and everything built on it, loaded on first use: validating a config (and
+ * every cold start) should not pay for parsing Octokit and its HTTP stack.
+ */
+async function githubTools() {
+  const [client, changes, checks, comment, backends] = await Promise.all([
+    import('./github.js'),
+    import('./changes.js'),
+    import('./report/checks.js'),
+    import('./report/comment.js'),
+    import('./backends/index.js')
+  ])
+  return { ...client, ...changes, ...checks, ...comment, ...backends }
+}
+
+const EVENTS: EventName[] = ['pull_request', 'push', 'schedule', 'workflow_dispatch']
+/** The step summary is capped at 1 MiB by the runner. */
+const SUMMARY_LIMIT = 1024 * 1024 - 1024
+
+// Webhook payloads are read field by field where they are used.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Payload = Record<string, any>
+
+interface EventFacts {
+  name: EventName
+  payload: Payload
+  /** Commit whose code is trained (PR: its head). */
+  sha: string
+  ref: string
+  branch: string
+  base?: string
+  baseSha?: string
+  pullNumber?: number
+}
+
+function eventFacts(workspace: string): EventFacts {
+  const eventName = process.env.GITHUB_EVENT_NAME ?? ''
+  const name = eventName as EventName
+  const eventPath = process.env.GITHUB_EVENT_PATH
+  const payload = (
+    eventPath && existsSync(eventPath) ? JSON.parse(readFileSync(eventPath, 'utf8')) : {}
+  ) as Payload
+  if (!EVENTS.includes(name)) {
+    throw new Error(`ml-promote runs on ${EVENTS.join(', ')}; this workflow ran on "${eventName}"`)
+  }
+  if (name === 'pull_request') {
+    const pr = payload.pull_request
+    return {
+      name,
+      payload,
+      sha: pr.head.sha,
+      ref: `refs/heads/${pr.head.ref}`,
+      branch: pr.head.ref,
+      base: pr.base.ref,
+      baseSha: pr.base.sha,
+      pullNumber: pr.number
+    }
+  }
+  const ref = process.env.GITHUB_REF || ''
+  // What is checked out is what trains (a scheduled job may check out the release branch).
+  const sha =
+    gitHead(workspace) ??
+    (name === 'push' ? payload.after : undefined) ??
+    process.env.GITHUB_SHA ??
+    ''
+  return { name, payload, sha, ref, branch: ref.replace(/^refs\/heads\//, '') }
+}
+
+function gitBranch(dir: string): string | undefined {
+  try {
+    return (
+      execFileSync('git', ['symbolic-ref', '--short', '-q', 'HEAD'], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore']
+      }).trim() || undefined
+    )
+  } catch {
+    return undefined
+  }
+}
+
+function gitHead(dir: string): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore']
+    }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  const text =
+    markdown.length > SUMMARY_LIMIT
+      ? markdown.slice(0, SUMMARY_LIMIT) +
+        '\n\n_Summary truncated at the 1 MiB step-summary limit; see the log for the rest._\n'
+      : markdown
+  await core.summary.addRaw(text).write()
+}
+
+function setOutputs(
+  verdict: string,
+  environment: string | undefined,
+  results: ModelResult[]
+): void {
+  core.setOutput('verdict', verdict)
+  core.setOutput('environment', environment ?? '')
+  core.setOutput('results', JSON.stringify(results))
+}
+
+export async function main(): Promise<void> {
+  const inputs = getInputs()
+  const log = actionLogger()
+  if (process.env.GITHUB_EVENT_NAME === 'pull_request' && inputs.mode === 'retrain') {
+    throw new Error(
+      'mode retrain on a pull request would promote unmerged code; use mode gate (or auto)'
+    )
+  }
+  const started = Date.now()
+  const deadline = started + inputs.timeoutMinutes * 60_000
+  // Paths GitHub knows (annotations, the contents API, changed files) are relative to the
+  // repository root; the project (config, training, path filters) lives in working-directory.
+  const root = process.env.GITHUB_WORKSPACE || process.cwd()
+  const workspace = path.resolve(root, inputs.workingDirectory)
+  const configPath = path.resolve(workspace, inputs.config)
+  const relConfig = path.relative(root, configPath).split(path.sep).join('/')
+  const projectPrefix = path.relative(root, workspace).split(path.sep).join('/')
+  const event = eventFacts(workspace)
+  const repo = repoRef()
+
+  const loaded = await core.group(`Validate ${relConfig}`, async () =>
+    loadConfigFile(configPath, relConfig)
+  )
+  if (!loaded.config) {
+    for (const p of loaded.problems) log.error(p.message, p)
+    const tools = inputs.token && event.name === 'pull_request' ? await githubTools() : undefined
+    if (tools && !tools.isForkPull(event.payload)) {
+      const octokit = tools.createOctokit(inputs.token, { log, deadline })
+      await new tools.CheckReporter(octokit, repo, event.sha, log)
+        .annotateConfig(loaded.problems, `${relConfig} is invalid`)
+        .catch((e) =>
+          log.warning(`could not annotate the config problems: ${(e as Error).message}`)
+        )
+    }
+    setOutputs('fail', undefined, [])
+    await writeSummary(
+      `## ml-promote: ${relConfig} is invalid\n\n${loaded.problems.map((p) => `- \`${p.file}:${p.line}:${p.col}\` ${p.message}`).join('\n')}\n`
+    )
+    throw new Error(`${relConfig} has ${loaded.problems.length} problem(s); nothing was run`)
+  }
+  let config: Config = loaded.config
+  if (inputs.mode === 'validate') {
+    log.info(
+      `${relConfig} is valid: ${config.models.length} model(s), ${config.environments.length} environment(s)`
+    )
+    setOutputs('skipped', undefined, [])
+    await writeSummary(
+      `## ml-promote: ${relConfig} is valid\n\n${config.models.length} model(s) across ${config.environments.map((e) => `\`${e.name}\``).join(' → ')}.\n`
+    )
+    return
+  }
+
+  const tools = await githubTools()
+  const octokit = inputs.token ? tools.createOctokit(inputs.token, { log, deadline }) : undefined
+  const notes: string[] = []
+  const fork = event.name === 'pull_request' && tools.isForkPull(event.payload)
+  if (event.name === 'pull_request' && !fork) {
+    config = await baseGated(config, event, repo, octokit, relConfig, workspace, notes, log)
+  }
+  if (inputs.mode === 'reconcile') {
+    return reconcileRun({ config, octokit, tools, repo, workspace, log })
+  }
+  const repoFiles =
+    octokit && !fork
+      ? await tools.changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
+      : undefined
+  const files =
+    repoFiles && projectPrefix
+      ? repoFiles
+          .filter((f) => f.startsWith(`${projectPrefix}/`))
+          .map((f) => f.slice(projectPrefix.length + 1))
+      : repoFiles
+  const input: PlanInput = {
+    event: event.name,
+    branch: event.branch,
+    base: event.base,
+    changedFiles: files,
+    environment: inputs.environment,
+    models: inputs.models,
+    mode: inputs.mode === 'plan' ? 'auto' : inputs.mode
+  }
+  const thePlan = makePlan(config, input)
+  await core.group('Plan', async () => log.info(renderPlan(thePlan)))
+  if (inputs.mode === 'plan') {
+    setOutputs('skipped', thePlan.environment, [])
+    await writeSummary(renderPlanMarkdown(thePlan))
+    return
+  }
+  if (fork) {
+    const results: ModelResult[] = thePlan.items.map((i) => ({
+      model: i.model,
+      environment: i.environment,
+      action: i.action,
+      verdict: 'skipped',
+      promoted: false,
+      reason:
+        'pull request from a fork: its token is read-only and secrets are withheld, so it is not trained; a maintainer can re-run it from a branch in this repository'
+    }))
+    core.notice(
+      'Pull request from a fork: ml-promote does not train it (read-only token, no secrets). The result is neutral.'
+    )
+    setOutputs('skipped', thePlan.environment, results)
+    await writeSummary(
+      renderSummary({ title: 'fork pull request (neutral)', plan: thePlan, results, notes })
+    )
+    return
+  }
+
+  const checks = octokit
+    ? new tools.CheckReporter(octokit, repo, event.sha, log, { detailsUrl: runUrl() })
+    : undefined
+  const store = await actionStore(config, octokit, repo, workspace, log)
+  const pending = new PendingRuns()
+  const abort = new AbortController()
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.warning(`received ${sig}: cancelling training`)
+    abort.abort(new Error(`workflow cancelled (${sig})`))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const timer = setTimeout(
+    () => abort.abort(new Error('timeout-minutes reached')),
+    Math.max(0, deadline - Date.now())
+  )
+  timer.unref()
+
+  let results: ModelResult[]
+  try {
+    results = await runPlan({
+      config,
+      plan: thePlan,
+      context: {
+        repo: `${repo.owner}/${repo.repo}`,
+        sha: event.sha,
+        ref: event.ref,
+        workspace,
+        runId: process.env.GITHUB_RUN_ID || `local-${started}`,
+        outputRoot: path.join(
+          process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
+          'ml-promote-out'
+        ),
+        checkedOutBranch:
+          event.name === 'push' || event.name === 'pull_request'
+            ? undefined
+            : (gitBranch(workspace) ?? event.branch),
+        pullNumber: event.pullNumber
+      },
+      detach: !inputs.wait,
+      backendFor: (model, env) =>
+        tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+      store,
+      log,
+      signal: abort.signal,
+      deadline,
+      hooks: {
+        started: async (item, remote) => {
+          pending.add(item.model, item.environment!, remote, config)
+          core.saveState('pending', pending.toState())
+          await checks?.start(item.model, {
+            runUrl: remote.url,
+            title: `Training in ${item.environment}`
+          })
+        },
+        finished: async (item, remote) => {
+          pending.delete(item.model, item.environment!, remote)
+          core.saveState('pending', pending.toState())
+        }
+      }
+    })
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    clearTimeout(timer)
+  }
+
+  const title =
+    thePlan.kind === 'gate'
+      ? `gate in ${thePlan.environment}`
+      : `${event.name === 'schedule' ? 'scheduled retrain' : 'retrain'}${thePlan.environment ? ` in ${thePlan.environment}` : ''}`
+  if (checks) {
+    // A training that is not awaited keeps its check run in progress until reconcile ends it.
+    for (const r of results.filter((x) => x.verdict !== 'pending')) {
+      await checks
+        .complete(r.model, {
+          conclusion:
+            r.verdict === 'pass' ? 'success' : r.verdict === 'skipped' ? 'neutral' : 'failure',
+          title: r.reason.slice(0, 200),
+          summary: [notes.map((n) => `> ${n}`).join('\n\n'), modelSection(r)]
+            .filter(Boolean)
+            .join('\n\n')
+        })
+        .catch((e) =>
+          log.warning(`could not complete the check for ${r.model}: ${(e as Error).message}`)
+        )
+    }
+  }
+  if (octokit && event.pullNumber !== undefined) {
+    const sections = Object.fromEntries(
+      results.filter((r) => r.verdict !== 'skipped').map((r) => [r.model, modelSection(r)])
+    )
+    const header = commentHeader(title, event.sha, notes)
+    await tools
+      .upsertStickyComment(
+        octokit,
+        repo,
+        event.pullNumber,
+        tools.mergeSections(undefined, sections),
+        header
+      )
+      .catch((e) =>
+        log.warning(`could not update the pull request comment: ${(e as Error).message}`)
+      )
+  }
+  const verdict = overallVerdict(results)
+  setOutputs(verdict, thePlan.environment, results)
+  await writeSummary(renderSummary({ title, plan: thePlan, results, notes }))
+  if (abort.signal.aborted && !(Date.now() >= deadline))
+    throw new Error('workflow cancelled: remote training was cancelled')
+  const bad = results.filter((r) => r.verdict === 'fail' || r.verdict === 'error')
+  if (bad.length)
+    throw new Error(bad.map((r) => `${r.model} [${r.environment}]: ${r.reason}`).join('\n'))
+}
+
+/** The champion store of an action run: GitHub Deployments by default, as the config says. */
+function actionStore(
+  config: Config,
+  octokit: Octokit | undefined,
+  repo: RepoRef,
+  workspace: string,
+  log: Logger
+) {
+  return createStore(config, {
+    octokit,
+    repo,
+    env: process.env,
+    log,
+    stateDir: path.resolve(workspace, '.ml-promote'),
+    runUrl: runUrl(),
+    inActions: true
+  })
+}
+
+/** The top of the sticky comment: what ran, on which commit, from which workflow run. */
+function commentHeader(title: string, sha: string, notes: string[]): string {
+  const run = runUrl()
+  return (
+    `## ml-promote: ${title}\n\nCommit \`${sha.slice(0, 7)}\`${run ? ` · [workflow run](${run})` : ''}\n` +
+    notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('')
+  )
+}
+
+function runUrl(): string | undefined {
+  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: id } = process.env
+  return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
+}
+
+/**
+ * Security rule: a pull request is judged by the gate on its base branch. Training definitions come
+ * from the head (the code under test); every `gate` section comes from the base commit's config.
+ */
+async function baseGated(
+  head: Config,
+  event: EventFacts,
+  repo: RepoRef,
+  octokit: Octokit | undefined,
+  relConfig: string,
+  workspace: string,
+  notes: string[],
+  log: Logger
+): Promise<Config> {
+  const text =
+    gitShow(workspace, event.baseSha!, relConfig) ??
+    (octokit
+      ? await (await import('./changes.js')).readFileAt(octokit, repo, event.baseSha!, relConfig)
+      : undefined)
+  if (text === undefined) {
+    notes.push(
+      `${relConfig} does not exist on ${event.base} yet: this pull request is judged by its own gate.`
+    )
+    return head
+  }
+  const base = loadConfig(text, `${relConfig}@${event.base}`)
+  if (!base.config) {
+    for (const p of base.problems) log.error(p.message, p)
+    throw new Error(
+      `the config on the base branch ${event.base} is invalid, so there is no gate to judge this pull request by`
+    )
+  }
+  const merged = withBaseGates(head, base.config)
+  if (merged.changedGates.length) {
+    notes.push(
+      `This pull request changes the gate of ${merged.changedGates.map((m) => `\`${m}\``).join(', ')}. It is judged by the gate on \`${event.base}\`; the new gate applies after merge.`
+    )
+  }
+  if (merged.newModels.length) {
+    notes.push(
+      `New model(s) ${merged.newModels.map((m) => `\`${m}\``).join(', ')}: no gate on \`${event.base}\` yet, so the gate in this pull request applies.`
+    )
+  }
+  return merged.config
+}
+
+/** The config at a commit, when the checkout has that history (fetch-depth: 0); else undefined. */
+function gitShow(dir: string, sha: string, file: string): string | undefined {
+  try {
+    return execFileSync('git', ['show', `${sha}:${file}`], {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 16 * 1024 * 1024
+    })
+  } catch {
+    return undefined
+  }
+}
+
+type GithubTools = Awaited<ReturnType<typeof githubTools>>
+
+/**
+ * `mode: reconcile` (e.g. on a cron every few minutes): concludes the trainings that `wait: false`
+ * runs left behind — one status call each, nothing awaited — completing their check runs and
+ * pull request comments and promoting passing retrains; then reports every champion.
+ */
+async function reconcileRun(r: {
+  config: Config
+  octokit: Octokit | undefined
+  tools: GithubTools
+  repo: RepoRef
+  workspace: string
+  log: Logger
+}): Promise<void> {
+  const { config, octokit, tools, repo, workspace, log } = r
+  const store = await actionStore(config, octokit, repo, workspace, log)
+  const reconciled = await core.group('Reconcile trainings started without waiting', () =>
+    reconcilePending({
+      config,
+      store,
+      backendFor: (model, env) =>
+        tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+      log,
+      signal: new AbortController().signal,
+      workspace,
+      repo: `${repo.owner}/${repo.repo}`,
+      outputRoot: path.join(
+        process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
+        'ml-promote-out'
+      )
+    })
+  )
+  const concluded = reconciled.filter((x) => x.concluded)
+  if (octokit) {
+    for (const { pending: p, result } of concluded) {
+      const checks = new tools.CheckReporter(octokit, repo, p.sha, log, {
+        detailsUrl: p.run.url ?? runUrl()
+      })
+      await checks
+        .complete(p.model, {
+          conclusion: result.verdict === 'pass' ? 'success' : 'failure',
+          title: result.reason.slice(0, 200),
+          summary: modelSection(result)
+        })
+        .catch((e) =>
+          log.warning(`could not complete the check for ${p.model}: ${(e as Error).message}`)
+        )
+      if (p.pullNumber !== undefined) {
+        await tools
+          .upsertStickyComment(
+            octokit,
+            repo,
+            p.pullNumber,
+            tools.mergeSections(undefined, { [p.model]: modelSection(result) }),
+            commentHeader(`gate in ${p.environment}`, p.sha, [])
+          )
+          .catch((e) =>
+            log.warning(`could not update the pull request comment: ${(e as Error).message}`)
+          )
+      }
+    }
+  }
+  const results = reconciled.map((x) => x.result)
+  const lines = [
+    renderSummary({
+      title: 'reconcile',
+      results,
+      notes: results.length ? [] : ['No training was waiting to be concluded.']
+    }).trimEnd(),
+    '',
+    '### Champions',
+    '',
+    '| Model | Environment | Champion | Promoted | Metrics |',
+    '| --- | --- | --- | --- | --- |'
+  ]
+  for (const m of config.models) {
+    for (const e of config.environments) {
+      const c = await store.champion(m.name, e.name)
+      const metrics = c
+        ? Object.entries(c.metrics)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')
+        : ''
+      lines.push(
+        `| ${m.name} | ${e.name} | ${c ? `\`${c.sha.slice(0, 7)}\`` : 'none yet'} | ${c?.promotedAt.slice(0, 10) ?? '—'} | ${metrics} |`
+      )
+    }
+  }
+  setOutputs(overallVerdict(results), undefined, results)
+  await writeSummary(lines.join('\n') + '\n')
+  const bad = results.filter((x) => x.verdict === 'fail' || x.verdict === 'error')
+  if (bad.length)
+    throw new Error(bad.map((x) => `${x.model} [${x.environment}]: ${x.reason}`).join('\n'))
+}
