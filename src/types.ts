@@ -140,6 +140,20 @@ export interface Candidate {
   runUrl?: string
 }
 
+/** The champion a promoted candidate becomes. */
+export function championFrom(candidate: Candidate, promotedAt: string): Champion {
+  return {
+    model: candidate.model,
+    environment: candidate.environment,
+    metrics: { ...candidate.metrics },
+    sha: candidate.sha,
+    ref: candidate.ref,
+    runId: candidate.runId,
+    ...(candidate.runUrl === undefined ? {} : { runUrl: candidate.runUrl }),
+    promotedAt
+  }
+}
+
 export interface Promotion {
   candidate: Candidate
   gate: GateResult

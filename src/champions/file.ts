@@ -2,13 +2,14 @@
 import { createHash, randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs/promises'
 import path from 'node:path'
-import type {
-  Candidate,
-  Champion,
-  ChampionStore,
-  GateResult,
-  PendingTraining,
-  Promotion
+import {
+  championFrom,
+  type Candidate,
+  type Champion,
+  type ChampionStore,
+  type GateResult,
+  type PendingTraining,
+  type Promotion
 } from '../types.js'
 
 const STATE_FILE = 'state.json'
@@ -71,16 +72,7 @@ export class FileChampionStore implements ChampionStore {
     return this.serialised(async () => {
       const state = await this.read()
       const at = this.now().toISOString()
-      const champion: Champion = {
-        model: candidate.model,
-        environment: candidate.environment,
-        metrics: { ...candidate.metrics },
-        sha: candidate.sha,
-        ref: candidate.ref,
-        runId: candidate.runId,
-        ...(candidate.runUrl === undefined ? {} : { runUrl: candidate.runUrl }),
-        promotedAt: at
-      }
+      const champion = championFrom(candidate, at)
       const byEnvironment = (state.champions[candidate.model] ??= {})
       byEnvironment[candidate.environment] = champion
       state.history.push({ candidate, gate, at, outcome: 'promoted' })

@@ -11,14 +11,15 @@ import {
   type Clock,
   type RequestOptions
 } from '../backends/http.js'
-import type {
-  Candidate,
-  Champion,
-  ChampionStore,
-  GateResult,
-  Logger,
-  Metrics,
-  Promotion
+import {
+  championFrom,
+  type Candidate,
+  type Champion,
+  type ChampionStore,
+  type GateResult,
+  type Logger,
+  type Metrics,
+  type Promotion
 } from '../types.js'
 
 export interface MlflowChampionStoreOptions {
@@ -139,17 +140,7 @@ export class MlflowChampionStore implements ChampionStore {
     await this.setAlias(name, CHALLENGER_ALIAS, version.version)
     await this.setAlias(name, CHAMPION_ALIAS, version.version)
     this.opts.log.info(`${name} version ${version.version} is now the ${CHAMPION_ALIAS}`)
-    return {
-      model: candidate.model,
-      environment: candidate.environment,
-      metrics: { ...candidate.metrics },
-      sha: candidate.sha,
-      ref: candidate.ref,
-      runId: candidate.runId,
-      ...(candidate.runUrl === undefined ? {} : { runUrl: candidate.runUrl }),
-      promotedAt: at,
-      ref_id: `${name}/${version.version}`
-    }
+    return { ...championFrom(candidate, at), ref_id: `${name}/${version.version}` }
   }
 
   async reject(candidate: Candidate, gate: GateResult): Promise<void> {
