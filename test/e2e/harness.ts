@@ -1,6 +1,6 @@
 // Runs the bundled action the way the runner does: INPUT_* variables, an event payload file,
 // GITHUB_OUTPUT / GITHUB_STEP_SUMMARY / GITHUB_STATE files, then reads them back.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -84,7 +84,7 @@ export interface RunOptions {
   ref?: string
   sha?: string
   /** Called with the child once it runs (e.g. to send SIGINT). */
-  onSpawn?: (child: import('node:child_process').ChildProcess, output: () => string) => void
+  onSpawn?: (child: ChildProcess, output: () => string) => void
   /** Run as the post step, with the given saved state. */
   postState?: Record<string, string>
 }
@@ -176,24 +176,33 @@ export function runAction(opts: RunOptions): Promise<ActionRun> {
       env,
       stdio: ['ignore', 'pipe', 'pipe']
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    opts.onSpawn?.(child, () => stdout)
-    child.on('close', (code, signal) => {
+    const out = collect(child, reject, (code, signal) =>
       resolve({
         code,
         signal,
-        stdout,
-        stderr,
+        stdout: out.stdout,
+        stderr: out.stderr,
         outputs: parseFileCommand(readFileSync(files.output, 'utf8')),
         summary: readFileSync(files.summary, 'utf8'),
         state: parseFileCommand(readFileSync(files.state, 'utf8'))
       })
-    })
+    )
+    opts.onSpawn?.(child, () => out.stdout)
   })
+}
+
+/** Gathers a child's output; `done` hears its exit once both streams have closed. */
+function collect(
+  child: ChildProcess,
+  fail: (e: Error) => void,
+  done: (code: number | null, signal: NodeJS.Signals | null) => void
+): { stdout: string; stderr: string } {
+  const out = { stdout: '', stderr: '' }
+  child.stdout?.on('data', (d) => (out.stdout += d))
+  child.stderr?.on('data', (d) => (out.stderr += d))
+  child.on('error', fail)
+  child.on('close', done)
+  return out
 }
 
 /**
@@ -210,12 +219,7 @@ export function runCli(
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? opts.cwd, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (status) => resolve({ status, stdout, stderr }))
+    const out = collect(child, reject, (status) => resolve({ status, ...out }))
   })
 }
 

@@ -3,8 +3,8 @@
 // Airflow's published API reference, dag_run_id is unique per DAG (409), credentials are required
 // (401), and a DAG run moves queued → running → success|failed one poll at a time. Faults can be
 // injected per operation, before or after the server has acted.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { listenOnLoopback, type Loopback } from './loopback.js'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 
@@ -276,14 +276,11 @@ export class FakeAirflow {
   private faults: (AirflowFault & { left: number })[] = []
   private tokens = new Set<string>()
   private tokenSeq = 0
-  private readonly sockets = new Set<Socket>()
+  private loopback!: Loopback
   private readonly v: Validators
   private readonly opts: Required<FakeAirflowOptions>
 
-  private constructor(
-    private readonly server: Server,
-    options: FakeAirflowOptions
-  ) {
+  private constructor(options: FakeAirflowOptions) {
     this.opts = {
       dags: ['train'],
       users: { admin: 'secret' },
@@ -310,18 +307,14 @@ export class FakeAirflow {
 
   static async start(options: FakeAirflowOptions): Promise<FakeAirflow> {
     const server = createServer()
-    const fake = new FakeAirflow(server, options)
+    const fake = new FakeAirflow(options)
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void fake.handle(req, res))
-    server.on('connection', (socket: Socket) => {
-      fake.sockets.add(socket)
-      socket.on('close', () => fake.sockets.delete(socket))
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    fake.loopback = await listenOnLoopback(server)
     return fake
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return this.loopback.url
   }
 
   inject(fault: AirflowFault): void {
@@ -337,8 +330,7 @@ export class FakeAirflow {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await this.loopback.close()
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

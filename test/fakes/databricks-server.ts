@@ -3,8 +3,8 @@
 // Request schemas follow the field lists of the Databricks SDKs (RunNow, CancelRun, GetRun,
 // GetRunOutput, ListJobs); an unknown field, a wrong type or a missing required field is refused
 // with 400 INVALID_PARAMETER_VALUE, as the service does.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { listenOnLoopback, type Loopback } from './loopback.js'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Ajv, type ValidateFunction } from 'ajv'
 
 export type Endpoint =
@@ -207,8 +207,7 @@ export class FakeDatabricks {
   /** client_id sent with each token exchange. */
   readonly exchangeClientIds: (string | undefined)[] = []
 
-  private server!: Server
-  private readonly sockets = new Set<Socket>()
+  private loopback!: Loopback
   private readonly runs = new Map<number, FakeRun>()
   private readonly tokenRuns = new Map<string, number>()
   private readonly accessTokens = new Map<string, number>()
@@ -229,19 +228,13 @@ export class FakeDatabricks {
 
   static async start(opts: FakeDatabricksOptions = {}): Promise<FakeDatabricks> {
     const fake = new FakeDatabricks(opts)
-    fake.server = createServer((req, res) => void fake.handle(req, res))
-    fake.server.on('connection', (s) => {
-      fake.sockets.add(s)
-      s.on('close', () => fake.sockets.delete(s))
-    })
-    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve))
-    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`
+    fake.loopback = await listenOnLoopback(createServer((req, res) => void fake.handle(req, res)))
+    fake.url = fake.loopback.url
     return fake
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await this.loopback.close()
   }
 
   addJob(job: FakeJob): FakeJob {

@@ -3,8 +3,8 @@
 // `{error_code, message}`, a missing model or alias is 404 RESOURCE_DOES_NOT_EXIST, a registered
 // model name is unique (RESOURCE_ALREADY_EXISTS), and every request body is checked against
 // schemas written from the MLflow REST API and Databricks Unity Catalog references.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { listenOnLoopback, type Loopback } from './loopback.js'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Ajv, type ValidateFunction } from 'ajv'
 
 export type MlflowOp =
@@ -136,13 +136,10 @@ export class FakeMlflow {
   >()
   readonly runs = new Map<string, FakeRun>()
   private faults: (MlflowFault & { left: number })[] = []
-  private readonly sockets = new Set<Socket>()
+  private loopback!: Loopback
   private readonly validators: Partial<Record<MlflowOp, ValidateFunction>> = {}
 
-  private constructor(
-    private readonly server: Server,
-    private readonly opts: FakeMlflowOptions
-  ) {
+  private constructor(private readonly opts: FakeMlflowOptions) {
     const ajv = new Ajv({ allErrors: true, strict: false })
     for (const [op, schema] of Object.entries(BODY_SCHEMAS))
       this.validators[op as MlflowOp] = ajv.compile(schema)
@@ -150,18 +147,14 @@ export class FakeMlflow {
 
   static async start(opts: FakeMlflowOptions = {}): Promise<FakeMlflow> {
     const server = createServer()
-    const fake = new FakeMlflow(server, opts)
+    const fake = new FakeMlflow(opts)
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void fake.handle(req, res))
-    server.on('connection', (socket: Socket) => {
-      fake.sockets.add(socket)
-      socket.on('close', () => fake.sockets.delete(socket))
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    fake.loopback = await listenOnLoopback(server)
     return fake
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
+    return this.loopback.url
   }
 
   inject(fault: MlflowFault): void {
@@ -225,8 +218,7 @@ export class FakeMlflow {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await this.loopback.close()
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
