@@ -31,6 +31,7 @@ async function harness(overrides: Partial<TrainingContext> = {}): Promise<Harnes
   const controller = new AbortController()
   const log: Logger = {
     info: (m) => lines.push(m),
+    notice: (m) => lines.push(`notice: ${m}`),
     warning: (m) => lines.push(`warning: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
     debug: () => undefined,

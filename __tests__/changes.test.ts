@@ -12,6 +12,7 @@ function recordingLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = []
   const log: Logger = {
     info: (m) => lines.push(m),
+    notice: (m) => lines.push(`notice: ${m}`),
     warning: (m) => lines.push(m),
     error: (m) => lines.push(m),
     debug: () => undefined,

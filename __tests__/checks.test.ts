@@ -13,6 +13,7 @@ function recordingLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = []
   const log: Logger = {
     info: (m) => lines.push(`info: ${m}`),
+    notice: (m) => lines.push(`notice: ${m}`),
     warning: (m) => lines.push(`warning: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
     debug: () => undefined,

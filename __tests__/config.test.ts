@@ -290,7 +290,26 @@ const cases: Case[] = [
       '    gate: { auc: { threshold: 0.9 } }'
     ),
     problems: [
-      '10:7 unknown key "workdir" in models.fraud.train; expected one of backend, run, metrics, working_directory, shell, env'
+      '10:7 unknown key "workdir" in models.fraud.train; expected one of backend, run, metrics, working_directory, shell, env, pass_env'
+    ]
+  },
+  {
+    name: 'metric names with markup, and a pass_env entry that is no variable name',
+    yaml: doc(
+      'version: 1',
+      'environments:',
+      '  staging: { branch: main }',
+      'models:',
+      '  fraud:',
+      '    metric_names: [auc, "a|b"]',
+      '    train: { backend: command, run: make, metrics: m.json, pass_env: [OK_NAME, "bad-name"] }',
+      '    gate: { auc: { threshold: 0.9 }, "x</td>": { threshold: 1 } }'
+    ),
+    problems: [
+      '6:25 models.fraud.metric_names[1] must be letters, digits, spaces or "_", "-", ".", ":", "/" (the metric names MLflow accepts) (got string "a|b")',
+      '7:80 models.fraud.train.pass_env[1] must be an environment variable name (got string "bad-name")',
+      '8:38 name "x</td>" in models.fraud.gate must be letters, digits, spaces or "_", "-", ".", ":", "/" (the metric names MLflow accepts)',
+      '8:38 models.fraud.gate.x</td> is not one of models.fraud.metric_names (auc, a|b)'
     ]
   },
   {
@@ -634,7 +653,7 @@ const cases: Case[] = [
     ),
     problems: [
       '9:21 unknown key "rn" in models.fraud.environments.production; did you mean "run"?',
-      '9:36 unknown key "job" in models.fraud.environments.production; expected one of backend, run, metrics, working_directory, shell, env'
+      '9:36 unknown key "job" in models.fraud.environments.production; expected one of backend, run, metrics, working_directory, shell, env, pass_env'
     ]
   },
   {
@@ -854,6 +873,7 @@ describe('loadConfig normalises a valid config', () => {
               job: 'fraud-train'
             }
           },
+          defaultTrain: command,
           gate: {
             auc: { threshold: 0.9, min_absolute_change: -0.005, greater_is_better: true },
             recall: { threshold: 0.7, greater_is_better: true },

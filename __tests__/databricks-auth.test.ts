@@ -25,6 +25,7 @@ function capture(): Logger & { lines: string[]; secrets: Set<string> } {
     lines,
     secrets,
     info: (m) => lines.push(m),
+    notice: (m) => lines.push(m),
     warning: (m) => lines.push(m),
     error: (m) => lines.push(m),
     debug: (m) => lines.push(m),

@@ -160,7 +160,7 @@ describe('pull request gate', () => {
       (m: { metric: string }) => m.metric === 'auc'
     )
     expect(auc).toMatchObject({ outcome: 'fail', rule: expect.stringContaining('0.99') })
-    expect(fake.comments[0]!.body).toContain('the new gate applies after merge')
+    expect(fake.comments[0]!.body).toContain('the change applies after merge')
   })
 
   it('annotates an invalid config on a failing config check and trains nothing', async () => {
@@ -206,7 +206,14 @@ describe('pull request gate', () => {
     for (const a of annotations)
       expect(a).toMatchObject({ path: '.github/ml-promote.yml', annotation_level: 'failure' })
     expect(annotations.map((a) => a.message).join('\n')).toContain('did you mean "threshold"?')
-    // The annotation is the only call: no champion read, no training, no comment.
+    // The base's model gets a failing check too, so its required check neither hangs nor passes.
+    expect(fake.checkRuns.find((c) => c.name === CHECK)).toMatchObject({
+      conclusion: 'failure',
+      output: expect.objectContaining({
+        title: '.github/ml-promote.yml in this pull request is invalid'
+      })
+    })
+    // Check runs are the only calls: no champion read, no training, no comment.
     expect(new Set(fake.calls.map((c) => c.operation))).toEqual(
       new Set([
         'GET /repos/{owner}/{repo}/commits/{ref}/check-runs',

@@ -187,7 +187,7 @@ describe('pull request without a token', () => {
       rule: expect.stringContaining('0.99'),
       outcome: 'fail'
     })
-    expect(run.summary).toContain('the new gate applies after merge')
+    expect(run.summary).toContain('the change applies after merge')
     expect(existsSync(path.join(ws.dir, '.ml-promote', 'state.json'))).toBe(false)
   })
 })

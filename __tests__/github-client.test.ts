@@ -10,6 +10,7 @@ function recordingLogger(): { log: Logger; lines: string[]; secrets: string[] } 
   const secrets: string[] = []
   const log: Logger = {
     info: (m) => lines.push(`info: ${m}`),
+    notice: (m) => lines.push(`notice: ${m}`),
     warning: (m) => lines.push(`warning: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
     debug: (m) => lines.push(`debug: ${m}`),

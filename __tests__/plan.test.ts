@@ -4,10 +4,12 @@ import type { Config, EnvironmentConfig, ModelConfig } from '../src/config/schem
 import type { EventName, Mode, PlanInput } from '../src/types.js'
 
 function model(name: string, paths: string[] = []): ModelConfig {
+  const train = { backend: 'command', run: 'python train.py', metrics: 'out/metrics.json' } as const
   return {
     name,
     paths,
-    train: { staging: { backend: 'command', run: 'python train.py', metrics: 'out/metrics.json' } },
+    train: { staging: train },
+    defaultTrain: train,
     gate: { auc: { threshold: 0.9, greater_is_better: true } }
   }
 }

@@ -53,6 +53,7 @@ const unavailable = (retryAfterMs?: number): HttpError =>
 function logger(lines: string[] = []): Logger {
   return {
     info: (m) => lines.push(m),
+    notice: (m) => lines.push(`notice: ${m}`),
     warning: (m) => lines.push(`warning: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
     debug: () => undefined,

@@ -3,12 +3,19 @@
 // every job does not pay for it.
 import * as core from '@actions/core'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { PendingRuns } from './cancel.js'
 import { createStore } from './champions/index.js'
 import { loadConfig, loadConfigFile } from './config/load.js'
-import { withBaseGates } from './config/gate-source.js'
+import {
+  judgingConfig,
+  modelNotes,
+  removedModelResults,
+  type Judging,
+  type Locate
+} from './config/judging.js'
 import { reconcilePending, runPlan } from './engine.js'
 import type { Octokit, RepoRef } from './github.js'
 import { getInputs, repoRef } from './inputs.js'
@@ -20,7 +27,7 @@ import {
   renderPlanMarkdown,
   renderSummary
 } from './report/markdown.js'
-import type { Config, EventName, Logger, ModelResult, PlanInput } from './types.js'
+import type { Config, ConfigProblem, EventName, Logger, ModelResult, PlanInput } from './types.js'
 
 /**
  * The GitHub client and everything built on it, loaded on first use: validating a config (and
@@ -144,6 +151,11 @@ export async function main(): Promise<void> {
       'mode retrain on a pull request would promote unmerged code; use mode gate (or auto)'
     )
   }
+  if (process.env.GITHUB_EVENT_NAME === 'pull_request' && inputs.mode === 'reconcile') {
+    throw new Error(
+      "mode reconcile concludes trainings with the repository's own config; run it on schedule, workflow_dispatch or a callback event, not on a pull request"
+    )
+  }
   const started = Date.now()
   const deadline = started + inputs.timeoutMinutes * 60_000
   // Paths GitHub knows (annotations, the contents API, changed files) are relative to the
@@ -162,13 +174,15 @@ export async function main(): Promise<void> {
   if (!loaded.config) {
     for (const p of loaded.problems) log.error(p.message, p)
     const tools = inputs.token && event.name === 'pull_request' ? await githubTools() : undefined
-    if (tools && !tools.isForkPull(event.payload)) {
+    if (tools && !tools.isForkPull(event.payload) && inputs.mode !== 'validate') {
       const octokit = tools.createOctokit(inputs.token, { log, deadline })
-      await new tools.CheckReporter(octokit, repo, event.sha, log)
+      const checks = new tools.CheckReporter(octokit, repo, event.sha, log)
+      await checks
         .annotateConfig(loaded.problems, `${relConfig} is invalid`)
         .catch((e) =>
           log.warning(`could not annotate the config problems: ${(e as Error).message}`)
         )
+      await failBaseModels(checks, loaded.problems, relConfig, event, repo, octokit, workspace, log)
     }
     setOutputs('fail', undefined, [])
     await writeSummary(
@@ -192,8 +206,20 @@ export async function main(): Promise<void> {
   const octokit = inputs.token ? tools.createOctokit(inputs.token, { log, deadline }) : undefined
   const notes: string[] = []
   const fork = event.name === 'pull_request' && tools.isForkPull(event.payload)
-  if (event.name === 'pull_request' && !fork) {
-    config = await baseGated(config, event, repo, octokit, relConfig, workspace, notes, log)
+  let judging: Judging | undefined
+  if (event.name === 'pull_request') {
+    judging = await judgePullRequest(
+      config,
+      loaded.locate,
+      event,
+      repo,
+      octokit,
+      relConfig,
+      workspace,
+      notes,
+      log
+    )
+    config = judging.config
   }
   if (inputs.mode === 'reconcile') {
     return reconcileRun({ config, octokit, tools, repo, workspace, log })
@@ -221,7 +247,9 @@ export async function main(): Promise<void> {
   await core.group('Plan', async () => log.info(renderPlan(thePlan)))
   if (inputs.mode === 'plan') {
     setOutputs('skipped', thePlan.environment, [])
-    await writeSummary(renderPlanMarkdown(thePlan))
+    await writeSummary(
+      renderPlanMarkdown(thePlan) + notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('')
+    )
     return
   }
   if (fork) {
@@ -247,7 +275,11 @@ export async function main(): Promise<void> {
   const checks = octokit
     ? new tools.CheckReporter(octokit, repo, event.sha, log, { detailsUrl: runUrl() })
     : undefined
-  const store = await actionStore(config, octokit, repo, workspace, log)
+  const stateDir =
+    event.name === 'pull_request'
+      ? baseStateDir(root, workspace, event.baseSha!)
+      : path.resolve(workspace, '.ml-promote')
+  const store = await actionStore(config, octokit, repo, stateDir, log)
   const pending = new PendingRuns()
   const abort = new AbortController()
   const onSignal = (sig: NodeJS.Signals) => {
@@ -310,6 +342,11 @@ export async function main(): Promise<void> {
     process.off('SIGTERM', onSignal)
     clearTimeout(timer)
   }
+  if (thePlan.kind === 'gate') results.push(...removedModelResults(judging, relConfig))
+  for (const r of results) {
+    const said = modelNotes(judging, r.model, event.base ?? '')
+    if (said.length) r.notes = said
+  }
 
   const title =
     thePlan.kind === 'gate'
@@ -364,7 +401,7 @@ function actionStore(
   config: Config,
   octokit: Octokit | undefined,
   repo: RepoRef,
-  workspace: string,
+  stateDir: string,
   log: Logger
 ) {
   return createStore(config, {
@@ -372,7 +409,7 @@ function actionStore(
     repo,
     env: process.env,
     log,
-    stateDir: path.resolve(workspace, '.ml-promote'),
+    stateDir,
     runUrl: runUrl(),
     inActions: true
   })
@@ -392,12 +429,31 @@ function runUrl(): string | undefined {
   return server && repo && id ? `${server}/${repo}/actions/runs/${id}` : undefined
 }
 
+/** The config file at the pull request's base commit, or undefined when it has none. */
+async function baseConfigText(
+  event: EventFacts,
+  repo: RepoRef,
+  octokit: Octokit | undefined,
+  relConfig: string,
+  workspace: string
+): Promise<string | undefined> {
+  return (
+    gitShow(workspace, event.baseSha!, relConfig) ??
+    (octokit
+      ? await (await import('./changes.js')).readFileAt(octokit, repo, event.baseSha!, relConfig)
+      : undefined)
+  )
+}
+
 /**
- * Security rule: a pull request is judged by the gate on its base branch. Training definitions come
- * from the head (the code under test); every `gate` section comes from the base commit's config.
+ * Judge with the base, train with the head: a pull request is judged by the config of its base
+ * commit (models, environments, gate environment, paths, gates, champion store); only the train
+ * specs come from the head. Every judging key the head changes is announced, on its line, as
+ * applying after merge.
  */
-async function baseGated(
+async function judgePullRequest(
   head: Config,
+  locate: Locate | undefined,
   event: EventFacts,
   repo: RepoRef,
   octokit: Octokit | undefined,
@@ -405,17 +461,13 @@ async function baseGated(
   workspace: string,
   notes: string[],
   log: Logger
-): Promise<Config> {
-  const text =
-    gitShow(workspace, event.baseSha!, relConfig) ??
-    (octokit
-      ? await (await import('./changes.js')).readFileAt(octokit, repo, event.baseSha!, relConfig)
-      : undefined)
+): Promise<Judging> {
+  const text = await baseConfigText(event, repo, octokit, relConfig, workspace)
   if (text === undefined) {
     notes.push(
       `${relConfig} does not exist on ${event.base} yet: this pull request is judged by its own gate.`
     )
-    return head
+    return judgingConfig(head, undefined)
   }
   const base = loadConfig(text, `${relConfig}@${event.base}`)
   if (!base.config) {
@@ -424,18 +476,83 @@ async function baseGated(
       `the config on the base branch ${event.base} is invalid, so there is no gate to judge this pull request by`
     )
   }
-  const merged = withBaseGates(head, base.config)
-  if (merged.changedGates.length) {
+  const judging = judgingConfig(head, base.config, locate)
+  for (const c of judging.changes) {
+    log.notice(`${c.message} (this pull request is judged by the config on ${event.base})`, c.at)
+    if (c.model === undefined) notes.push(`${c.message}.`)
+  }
+  const changedModels = [...new Set(judging.changes.flatMap((c) => c.model ?? []))].filter(
+    (m) => !judging.removedModels.includes(m)
+  )
+  if (changedModels.length) {
     notes.push(
-      `This pull request changes the gate of ${merged.changedGates.map((m) => `\`${m}\``).join(', ')}. It is judged by the gate on \`${event.base}\`; the new gate applies after merge.`
+      `This pull request changes how ${changedModels.map((m) => `\`${m}\``).join(', ')} ${changedModels.length > 1 ? 'are' : 'is'} judged. It is judged by the config on \`${event.base}\`; the change applies after merge.`
     )
   }
-  if (merged.newModels.length) {
+  if (judging.removedModels.length) {
     notes.push(
-      `New model(s) ${merged.newModels.map((m) => `\`${m}\``).join(', ')}: no gate on \`${event.base}\` yet, so the gate in this pull request applies.`
+      `This pull request removes (or renames) ${judging.removedModels.map((m) => `\`${m}\``).join(', ')}: ${judging.removedModels.length > 1 ? 'their checks fail' : 'its check fails'} until the removal is merged by someone allowed to bypass branch protection.`
     )
   }
-  return merged.config
+  if (judging.newModels.length) {
+    notes.push(
+      `New model(s) ${judging.newModels.map((m) => `\`${m}\``).join(', ')}: no gate on \`${event.base}\` yet, so the gate set by this pull request applies.`
+    )
+  }
+  return judging
+}
+
+/**
+ * A pull request whose config is invalid (or deleted) still gets a failing check for every model
+ * of its base config, so no required check is left waiting or silently passing.
+ */
+async function failBaseModels(
+  checks: {
+    complete(
+      model: string,
+      o: { conclusion: 'failure'; title: string; summary: string }
+    ): Promise<void>
+  },
+  problems: ConfigProblem[],
+  relConfig: string,
+  event: EventFacts,
+  repo: RepoRef,
+  octokit: Octokit,
+  workspace: string,
+  log: Logger
+): Promise<void> {
+  const text = await baseConfigText(event, repo, octokit, relConfig, workspace).catch(
+    () => undefined
+  )
+  const base =
+    text === undefined ? undefined : loadConfig(text, `${relConfig}@${event.base}`).config
+  const missing = problems.length === 1 && problems[0]!.message === 'config file not found'
+  const title = missing
+    ? `this pull request deletes ${relConfig}`
+    : `${relConfig} in this pull request is invalid`
+  for (const model of base?.models ?? []) {
+    await checks
+      .complete(model.name, {
+        conclusion: 'failure',
+        title,
+        summary: `${title}; nothing was trained. ${problems.length} problem(s) are annotated on the check \`ml-promote / config\`.`
+      })
+      .catch((e) =>
+        log.warning(`could not complete the check for ${model.name}: ${(e as Error).message}`)
+      )
+  }
+}
+
+/**
+ * The file champion store a pull request is judged against: the one committed on its base, copied
+ * out of the checkout, so that champions the pull request edits or adds count for nothing.
+ */
+function baseStateDir(root: string, workspace: string, baseSha: string): string {
+  const dir = mkdtempSync(path.join(process.env.RUNNER_TEMP || tmpdir(), 'ml-promote-base-'))
+  const rel = path.relative(root, path.join(workspace, '.ml-promote', 'state.json'))
+  const text = gitShow(root, baseSha, rel.split(path.sep).join('/'))
+  if (text !== undefined) writeFileSync(path.join(dir, 'state.json'), text)
+  return dir
 }
 
 /** The config at a commit, when the checkout has that history (fetch-depth: 0); else undefined. */
@@ -468,7 +585,13 @@ async function reconcileRun(r: {
   log: Logger
 }): Promise<void> {
   const { config, octokit, tools, repo, workspace, log } = r
-  const store = await actionStore(config, octokit, repo, workspace, log)
+  const store = await actionStore(
+    config,
+    octokit,
+    repo,
+    path.resolve(workspace, '.ml-promote'),
+    log
+  )
   const reconciled = await core.group('Reconcile trainings started without waiting', () =>
     reconcilePending({
       config,

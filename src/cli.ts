@@ -5,7 +5,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { createBackend } from './backends/index.js'
 import { createStore } from './champions/index.js'
-import { withBaseGates } from './config/gate-source.js'
+import { judgingConfig, modelNotes, removedModelResults, type Judging } from './config/judging.js'
 import { renderJsonSchema } from './config/json-schema.js'
 import { formatProblem, loadConfig, loadConfigFile } from './config/load.js'
 import { reconcilePending, runPlan } from './engine.js'
@@ -179,24 +179,25 @@ export async function cli(argv: string[]): Promise<number> {
   const sha = values.sha ?? git(['rev-parse', 'HEAD'], cwd) ?? '0'.repeat(40)
 
   const notes: string[] = []
+  let judging: Judging | undefined
   if (event === 'pull_request') {
-    // The gate comes from the base branch, as in the action.
+    // Judged by the config on the base, as in the action; only the train specs are the head's.
     const baseText = git(['show', `${values.base}:${relConfig}`], cwd)
-    if (baseText !== undefined) {
-      const base = loadConfig(baseText, `${relConfig}@${values.base}`)
-      if (!base.config) {
-        for (const p of base.problems) process.stderr.write(formatProblem(p) + '\n')
-        process.stderr.write(
-          `the config on ${values.base} is invalid: there is no gate to judge by\n`
-        )
-        return 2
-      }
-      const merged = withBaseGates(config, base.config)
-      config = merged.config
-      if (merged.changedGates.length)
-        notes.push(
-          `The gate of ${merged.changedGates.join(', ')} changes here; it is judged by the gate on ${values.base}, the new gate applies after merge.`
-        )
+    const base =
+      baseText === undefined ? undefined : loadConfig(baseText, `${relConfig}@${values.base}`)
+    if (base && !base.config) {
+      for (const p of base.problems) process.stderr.write(formatProblem(p) + '\n')
+      process.stderr.write(
+        `the config on ${values.base} is invalid: there is no gate to judge by\n`
+      )
+      return 2
+    }
+    if (!base) notes.push(`${relConfig} does not exist on ${values.base}: judged by its own gate.`)
+    judging = judgingConfig(config, base?.config, loaded.locate)
+    config = judging.config
+    for (const c of judging.changes) {
+      log.notice(`${c.message} (judged by the config on ${values.base})`, c.at)
+      if (c.model === undefined) notes.push(c.message)
     }
   }
   const changed =
@@ -258,6 +259,11 @@ export async function cli(argv: string[]): Promise<number> {
       deadline,
       detach: values['no-wait']
     })
+    if (thePlan.kind === 'gate') results.push(...removedModelResults(judging, relConfig))
+    for (const r of results) {
+      const said = modelNotes(judging, r.model, values.base ?? '')
+      if (said.length) r.notes = said
+    }
     const title =
       thePlan.kind === 'gate'
         ? `gate in ${thePlan.environment}`

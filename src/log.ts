@@ -17,6 +17,7 @@ function props(at: SourcePosition | undefined): core.AnnotationProperties | unde
 export function actionLogger(): Logger {
   return {
     info: (m) => core.info(m),
+    notice: (m, at) => core.notice(m, props(at)),
     warning: (m, at) => core.warning(m, props(at)),
     error: (m, at) => core.error(m, props(at)),
     debug: (m) => core.debug(m),
@@ -38,6 +39,7 @@ export function consoleLogger(
   const where = (at?: SourcePosition) => (at ? `${at.file}:${at.line}:${at.col}: ` : '')
   return {
     info: (m) => !opts.quiet && write(mask(m)),
+    notice: (m, at) => write(mask(`notice: ${where(at)}${m}`)),
     warning: (m, at) => write(mask(`warning: ${where(at)}${m}`)),
     error: (m, at) => write(mask(`error: ${where(at)}${m}`)),
     debug: (m) => opts.verbose && write(mask(`debug: ${m}`)),

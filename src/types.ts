@@ -27,6 +27,8 @@ export interface ConfigProblem extends SourcePosition {
 /** Logging seam: the action maps it onto @actions/core, the CLI onto the terminal. */
 export interface Logger {
   info(message: string): void
+  /** Something a person should know, e.g. a config change that applies only after merge. */
+  notice(message: string, at?: SourcePosition): void
   warning(message: string, at?: SourcePosition): void
   error(message: string, at?: SourcePosition): void
   debug(message: string): void
@@ -286,4 +288,6 @@ export interface ModelResult {
   durationMs?: number
   /** Last lines of training output or the backend's error detail, for errors. */
   detail?: string
+  /** How the pull request changes the way this model is judged (applies after merge). */
+  notes?: string[]
 }

@@ -14,7 +14,7 @@ import {
   type Range
 } from 'yaml'
 import { z } from 'zod'
-import type { ConfigProblem } from '../types.js'
+import type { ConfigProblem, SourcePosition } from '../types.js'
 import {
   describeValue,
   didYouMean,
@@ -37,6 +37,8 @@ import {
 export interface LoadResult {
   config?: Config
   problems: ConfigProblem[]
+  /** Where a key of the file is (or, for a key it lacks, the nearest enclosing one). */
+  locate?: (path: Array<string | number>) => SourcePosition | undefined
 }
 
 /** The one-line form the CLI prints and editors recognise: `file:line:col: message`. */
@@ -105,8 +107,9 @@ export function loadConfig(text: string, file: string): LoadResult {
   }
   const resolved = checkCrossFields(source, root)
 
-  if (!parsed.success || source.problems.length > 0) return { problems: source.sorted() }
-  return { config: normalise(source, parsed.data, resolved), problems: [] }
+  const locate = (path: Array<string | number>) => source.position(path)
+  if (!parsed.success || source.problems.length > 0) return { problems: source.sorted(), locate }
+  return { config: normalise(source, parsed.data, resolved), problems: [], locate }
 }
 
 type Target = 'value' | 'key' | 'parent'
@@ -134,19 +137,30 @@ class Source {
   }
 
   addAt(range: readonly number[] | undefined, message: string): void {
-    const start = range === undefined ? { line: 1, col: 1 } : this.lines.linePos(range[0] as number)
-    const key = `${start.line}:${start.col}:${message}`
+    const at = this.at(range)
+    const key = `${at.line}:${at.col}:${message}`
     // Each environment re-validates the default train spec it inherits: report a shared
     // mistake once, where it is written.
     if (this.seen.has(key)) return
     this.seen.add(key)
-    const problem: ConfigProblem = { file: this.file, line: start.line, col: start.col, message }
+    this.problems.push({ ...at, message })
+  }
+
+  /** The key at `path` (its value when it has no key), or the deepest node on the way to it. */
+  position(path: Path): SourcePosition {
+    const at = this.locate(path)
+    return this.at(at.complete ? (at.key ?? at.value) : (at.value ?? at.key))
+  }
+
+  private at(range: readonly number[] | undefined): SourcePosition {
+    const start = range === undefined ? { line: 1, col: 1 } : this.lines.linePos(range[0] as number)
+    const at: SourcePosition = { file: this.file, line: start.line, col: start.col }
     if (range !== undefined && range[1] !== undefined) {
       const end = this.lines.linePos(range[1])
-      problem.endLine = end.line
-      problem.endCol = end.col
+      at.endLine = end.line
+      at.endCol = end.col
     }
-    this.problems.push(problem)
+    return at
   }
 
   lineOf(offset: number): number {
@@ -579,6 +593,7 @@ function normalise(source: Source, raw: RawConfig, resolved: Resolved): Config {
       paths: model.paths,
       ...(model.metric_names === undefined ? {} : { metricNames: model.metric_names }),
       train: Object.fromEntries(envNames.map((env) => [env, specs.get(env) as TrainSpec])),
+      defaultTrain: model.train,
       gate
     }
   })

@@ -6,6 +6,14 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be letters, digits, ".", "_" or "-"')
 
+// MLflow's rule for metric names; it also keeps the names the reports print free of markup.
+const metricName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_\-. :/]+$/,
+    'must be letters, digits, spaces or "_", "-", ".", ":", "/" (the metric names MLflow accepts)'
+  )
+
 // Every URL in the config is an API endpoint; other schemes (mailto:, file:) are always a mistake.
 // The pattern repeats the protocol rule for the JSON Schema, which cannot see zod's check.
 const httpUrl = z.url({ protocol: /^https?$/ }).meta({ pattern: '^https?://' })
@@ -38,7 +46,13 @@ const commandTrain = z
     env: z
       .record(z.string(), z.string())
       .optional()
-      .describe('Extra environment variables for training.')
+      .describe('Extra environment variables for training.'),
+    pass_env: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'))
+      .optional()
+      .describe(
+        'Variables of the runner passed to training even though they look like credentials.'
+      )
   })
   .describe('Train on the runner.')
 
@@ -176,7 +190,7 @@ export const modelSpec = z.strictObject({
     .default([])
     .describe('Globs; only changes here concern this model (default: every change).'),
   metric_names: z
-    .array(z.string().min(1))
+    .array(metricName)
     .optional()
     .describe('Metrics training writes; gate entries must name one of them.'),
   train: trainSpec,
@@ -185,7 +199,7 @@ export const modelSpec = z.strictObject({
     .default({})
     .describe('Per-environment overrides of `train`, keyed by environment name.'),
   gate: z
-    .record(z.string(), metricRule)
+    .record(metricName, metricRule)
     .refine((g) => Object.keys(g).length > 0, 'must name at least one metric')
     .meta(nonEmpty)
     .describe('Rules every candidate must pass, keyed by metric name.')
@@ -235,6 +249,8 @@ export interface ModelConfig {
   metricNames?: string[]
   /** Train spec resolved for every declared environment (default merged with overrides). */
   train: Record<string, TrainSpec>
+  /** The model's own `train` before per-environment overrides. */
+  defaultTrain: TrainSpec
   gate: Record<string, MetricRule>
 }
 

@@ -82,6 +82,7 @@ function historyTable(r: ModelResult, gate: GateResult): string {
 /** One model's section: headline, run link, metric table, notes. */
 export function modelSection(r: ModelResult): string {
   const parts = [`### ${headline(r)}`]
+  for (const note of r.notes ?? []) parts.push(`> ${note}`)
   const facts: string[] = []
   const link = runLink(r)
   if (link) facts.push(`Training: ${link}`)
@@ -152,6 +153,7 @@ export function renderText(input: SummaryInput): string {
     lines.push(
       `${r.model} [${env}] ${r.action}: ${r.verdict.toUpperCase()}${r.promoted ? ' (new champion)' : ''} - ${r.reason}`
     )
+    for (const note of r.notes ?? []) lines.push(`  note: ${note}`)
     if (r.run?.url) lines.push(`  run: ${r.run.url}`)
     if (r.gate) {
       const table = [['metric', 'candidate', 'champion', 'delta', 'rule', 'result']]

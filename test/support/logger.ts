@@ -15,6 +15,7 @@ export function recordingLogger(lines: string[] = []): RecordingLogger {
     lines,
     secrets,
     info: (m) => lines.push(m),
+    notice: (m) => lines.push(`notice: ${m}`),
     warning: (m) => lines.push(`warning: ${m}`),
     error: (m) => lines.push(`error: ${m}`),
     debug: (m) => lines.push(`debug: ${m}`),
@@ -25,6 +26,7 @@ export function recordingLogger(lines: string[] = []): RecordingLogger {
 
 export const quietLogger: Logger = {
   info: () => undefined,
+  notice: () => undefined,
   warning: () => undefined,
   error: () => undefined,
   debug: () => undefined,
