@@ -111,6 +111,79 @@ describe('the sticky comment', () => {
   })
 })
 
+describe('the sticky comment is ours alone', () => {
+  const stranger = { login: 'mallory', id: 666, type: 'User' as const }
+
+  it('never adopts or edits a comment by another account that imitates ours', async () => {
+    const forged = fake.addComment(
+      PR,
+      `${COMMENT_MARKER}\n\n<!-- ml-promote:model:fraud -->\n✅ fraud passed\n<!-- /ml-promote:model:fraud -->`,
+      stranger
+    )
+    const before = forged.body
+    const { created, id } = await upsertStickyComment(
+      octokit,
+      repo,
+      PR,
+      mergeSections(undefined, { churn: 'churn: fail' }),
+      '## run 1'
+    )
+    expect(created).toBe(true)
+    expect(id).not.toBe(forged.id)
+    expect(forged.body).toBe(before)
+    expect(fake.calls.filter((c) => c.method === 'PATCH')).toHaveLength(0)
+    // The forged section is not carried into our comment.
+    const mine = fake.comments.find((c) => c.id === id)!
+    expect(mine.user.login).toBe('github-actions[bot]')
+    expect(parseSections(mine.body)).toEqual({ churn: 'churn: fail' })
+  })
+
+  it('finds the account from the token, asking once: a user token owns the comments it wrote', async () => {
+    const mine = await FakeGitHub.start({ identities: { ghp_user: stranger } })
+    try {
+      const client = createOctokit('ghp_user', {
+        baseUrl: mine.url,
+        log: quietLogger,
+        paceWrites: false
+      })
+      const other = mine.addComment(PR, `${COMMENT_MARKER}\n\nby the bot`, {
+        login: 'github-actions[bot]',
+        id: 41898282,
+        type: 'Bot'
+      })
+      const first = await upsertStickyComment(client, repo, PR, 'run 1')
+      const second = await upsertStickyComment(client, repo, PR, 'run 2')
+      expect(first.created).toBe(true)
+      expect(second).toEqual({ id: first.id, created: false })
+      expect(other.body).toBe(`${COMMENT_MARKER}\n\nby the bot`)
+      expect(mine.count('POST /graphql')).toBe(1)
+      expect(mine.violations).toEqual([])
+    } finally {
+      await mine.close()
+    }
+  })
+
+  it('posts a new comment, and says why, when the account cannot be found', async () => {
+    const blind = await FakeGitHub.start({ graphqlUnavailable: true })
+    try {
+      const client = createOctokit('ghs_x', {
+        baseUrl: blind.url,
+        log: quietLogger,
+        paceWrites: false
+      })
+      const warnings: string[] = []
+      const log = { warning: (m: string) => warnings.push(m) }
+      await upsertStickyComment(client, repo, PR, 'run 1', undefined, log)
+      await upsertStickyComment(client, repo, PR, 'run 2', undefined, log)
+      expect(blind.comments).toHaveLength(2)
+      expect(blind.count('GET /repos/{owner}/{repo}/issues/{issue_number}/comments')).toBe(0)
+      expect(warnings[0]).toMatch(/could not tell which account the token acts as/)
+    } finally {
+      await blind.close()
+    }
+  })
+})
+
 describe('mergeSections', () => {
   const section = (model: string, text: string) =>
     `<!-- ml-promote:model:${model} -->\n${text}\n<!-- /ml-promote:model:${model} -->`

@@ -153,7 +153,7 @@ describe('judging a pull request: the base decides who is judged, where and by w
     const [removed] = removedModelResults(j, 'ml-promote.yml')
     expect(removed).toMatchObject({ model: 'fraud', environment: 'staging', verdict: 'fail' })
     expect(modelNotes(j, 'fraud2', 'main')).toContain(
-      '`fraud2` is new: its gate is set by this pull request.'
+      '"fraud2" is new: its gate is set by this pull request.'
     )
   })
 

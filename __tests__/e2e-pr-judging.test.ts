@@ -3,7 +3,9 @@
 // check of the base's model fails, and nothing trains anywhere but the base's gate environment.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import MarkdownIt from 'markdown-it'
 import path from 'node:path'
+import { parseSections } from '../src/report/comment.js'
 import { FakeGitHub } from '../test/fakes/github-server.js'
 import {
   commitAll,
@@ -226,7 +228,7 @@ describe('a pull request cannot loosen, skip or redirect the gate it is judged b
     const old = fake.checkRuns.find((c) => c.name === CHECK)!
     expect(old.output!.title).toContain('removes (or renames) fraud-detector')
     expect(fake.comments[0]!.body).toContain(
-      '`fraud2` is new: its gate is set by this pull request.'
+      '"fraud2" is new: its gate is set by this pull request.'
     )
   })
 
@@ -311,5 +313,43 @@ describe('a pull request cannot loosen, skip or redirect the gate it is judged b
     expect(run.code).toBe(1)
     expect(run.stdout).toContain('not on a pull request')
     expect(fake.calls).toHaveLength(0)
+  })
+})
+
+describe('hostile training output and a forged comment', () => {
+  it('leave our comment ours: a new one is created, the forged one untouched, the output inert', async () => {
+    const hostile = [
+      'echo "<!-- /ml-promote:model:fraud-detector --><!-- ml-promote:model:other -->"',
+      'echo "### ✅ **other** passed the \\`staging\\` gate"',
+      'echo "</pre>\\`\\`\\`"',
+      'exit 3'
+    ].join('; ')
+    const pull = openPull(37, (dir) => {
+      worsen(dir)
+      editConfig(dir, (c) => c.replace(`run: ${RECORDING_RUN}`, `run: '${hostile}'`))
+    })
+    const forgedBody = `<!-- ml-promote:sticky -->\n\n<!-- ml-promote:model:fraud-detector -->\n✅ passed\n<!-- /ml-promote:model:fraud-detector -->`
+    const forged = fake.addComment(37, forgedBody, { login: 'mallory', id: 666, type: 'User' })
+    const run = await gate(37, pull)
+    expect(run.code).toBe(1)
+    expect(conclusion(CHECK)).toBe('failure')
+    expect(forged.body).toBe(forgedBody)
+    expect(fake.count('PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}')).toBe(0)
+    const ours = fake.comments.filter((c) => c.id !== forged.id)
+    expect(ours).toHaveLength(1)
+    expect(ours[0]!.user.login).toBe('github-actions[bot]')
+    const body = ours[0]!.body
+    expect(Object.keys(parseSections(body))).toEqual(['fraud-detector'])
+    const markers = body.split('\n').filter((l) => l.includes('<!--'))
+    expect(markers).toEqual([
+      '<!-- ml-promote:sticky -->',
+      '<!-- ml-promote:model:fraud-detector -->',
+      '<!-- /ml-promote:model:fraud-detector -->'
+    ])
+    // The training output is shown, as text.
+    expect(body).toContain('&lt;!-- ml-promote:model:other --&gt;')
+    // Read as GitHub reads it: the header and one model section, nothing grown out of the output.
+    const tokens = new MarkdownIt({ html: true }).parse(body, {})
+    expect(tokens.filter((t) => t.type === 'heading_open').map((t) => t.tag)).toEqual(['h2', 'h3'])
   })
 })

@@ -22,10 +22,13 @@ import { getInputs, repoRef } from './inputs.js'
 import { actionLogger } from './log.js'
 import { plan as makePlan, renderPlan } from './plan.js'
 import {
+  code,
+  link,
   modelSection,
   overallVerdict,
   renderPlanMarkdown,
-  renderSummary
+  renderSummary,
+  text
 } from './report/markdown.js'
 import type { Config, ConfigProblem, EventName, Logger, ModelResult, PlanInput } from './types.js'
 
@@ -186,7 +189,7 @@ export async function main(): Promise<void> {
     }
     setOutputs('fail', undefined, [])
     await writeSummary(
-      `## ml-promote: ${relConfig} is invalid\n\n${loaded.problems.map((p) => `- \`${p.file}:${p.line}:${p.col}\` ${p.message}`).join('\n')}\n`
+      `## ml-promote: ${text(relConfig)} is invalid\n\n${loaded.problems.map((p) => `- ${code(`${p.file}:${p.line}:${p.col}`)} ${text(p.message)}`).join('\n')}\n`
     )
     throw new Error(`${relConfig} has ${loaded.problems.length} problem(s); nothing was run`)
   }
@@ -197,7 +200,7 @@ export async function main(): Promise<void> {
     )
     setOutputs('skipped', undefined, [])
     await writeSummary(
-      `## ml-promote: ${relConfig} is valid\n\n${config.models.length} model(s) across ${config.environments.map((e) => `\`${e.name}\``).join(' → ')}.\n`
+      `## ml-promote: ${text(relConfig)} is valid\n\n${config.models.length} model(s) across ${config.environments.map((e) => code(e.name)).join(' → ')}.\n`
     )
     return
   }
@@ -380,7 +383,8 @@ export async function main(): Promise<void> {
         repo,
         event.pullNumber,
         tools.mergeSections(undefined, sections),
-        header
+        header,
+        log
       )
       .catch((e) =>
         log.warning(`could not update the pull request comment: ${(e as Error).message}`)
@@ -419,7 +423,7 @@ function actionStore(
 function commentHeader(title: string, sha: string, notes: string[]): string {
   const run = runUrl()
   return (
-    `## ml-promote: ${title}\n\nCommit \`${sha.slice(0, 7)}\`${run ? ` · [workflow run](${run})` : ''}\n` +
+    `## ml-promote: ${text(title)}\n\nCommit ${code(sha.slice(0, 7))}${run ? ` · ${link('workflow run', run)}` : ''}\n` +
     notes.map((n) => `\n> [!NOTE]\n> ${n}\n`).join('')
   )
 }
@@ -462,14 +466,14 @@ async function judgePullRequest(
   notes: string[],
   log: Logger
 ): Promise<Judging> {
-  const text = await baseConfigText(event, repo, octokit, relConfig, workspace)
-  if (text === undefined) {
+  const baseText = await baseConfigText(event, repo, octokit, relConfig, workspace)
+  if (baseText === undefined) {
     notes.push(
-      `${relConfig} does not exist on ${event.base} yet: this pull request is judged by its own gate.`
+      `${code(relConfig)} does not exist on ${code(event.base ?? '')} yet: this pull request is judged by its own gate.`
     )
     return judgingConfig(head, undefined)
   }
-  const base = loadConfig(text, `${relConfig}@${event.base}`)
+  const base = loadConfig(baseText, `${relConfig}@${event.base}`)
   if (!base.config) {
     for (const p of base.problems) log.error(p.message, p)
     throw new Error(
@@ -479,14 +483,14 @@ async function judgePullRequest(
   const judging = judgingConfig(head, base.config, locate)
   for (const c of judging.changes) {
     log.notice(`${c.message} (this pull request is judged by the config on ${event.base})`, c.at)
-    if (c.model === undefined) notes.push(`${c.message}.`)
+    if (c.model === undefined) notes.push(`${text(c.message)}.`)
   }
   const changedModels = [...new Set(judging.changes.flatMap((c) => c.model ?? []))].filter(
     (m) => !judging.removedModels.includes(m)
   )
   if (changedModels.length) {
     notes.push(
-      `This pull request changes how ${changedModels.map((m) => `\`${m}\``).join(', ')} ${changedModels.length > 1 ? 'are' : 'is'} judged. It is judged by the config on \`${event.base}\`; the change applies after merge.`
+      `This pull request changes how ${changedModels.map((m) => `\`${m}\``).join(', ')} ${changedModels.length > 1 ? 'are' : 'is'} judged. It is judged by the config on ${code(event.base ?? '')}; the change applies after merge.`
     )
   }
   if (judging.removedModels.length) {
@@ -496,7 +500,7 @@ async function judgePullRequest(
   }
   if (judging.newModels.length) {
     notes.push(
-      `New model(s) ${judging.newModels.map((m) => `\`${m}\``).join(', ')}: no gate on \`${event.base}\` yet, so the gate set by this pull request applies.`
+      `New model(s) ${judging.newModels.map((m) => `\`${m}\``).join(', ')}: no gate on ${code(event.base ?? '')} yet, so the gate set by this pull request applies.`
     )
   }
   return judging
@@ -521,11 +525,11 @@ async function failBaseModels(
   workspace: string,
   log: Logger
 ): Promise<void> {
-  const text = await baseConfigText(event, repo, octokit, relConfig, workspace).catch(
+  const baseText = await baseConfigText(event, repo, octokit, relConfig, workspace).catch(
     () => undefined
   )
   const base =
-    text === undefined ? undefined : loadConfig(text, `${relConfig}@${event.base}`).config
+    baseText === undefined ? undefined : loadConfig(baseText, `${relConfig}@${event.base}`).config
   const missing = problems.length === 1 && problems[0]!.message === 'config file not found'
   const title = missing
     ? `this pull request deletes ${relConfig}`
@@ -630,7 +634,8 @@ async function reconcileRun(r: {
             repo,
             p.pullNumber,
             tools.mergeSections(undefined, { [p.model]: modelSection(result) }),
-            commentHeader(`gate in ${p.environment}`, p.sha, [])
+            commentHeader(`gate in ${p.environment}`, p.sha, []),
+            log
           )
           .catch((e) =>
             log.warning(`could not update the pull request comment: ${(e as Error).message}`)
@@ -656,11 +661,11 @@ async function reconcileRun(r: {
       const c = await store.champion(m.name, e.name)
       const metrics = c
         ? Object.entries(c.metrics)
-            .map(([k, v]) => `${k}=${v}`)
+            .map(([k, v]) => text(`${k}=${v}`))
             .join(', ')
         : ''
       lines.push(
-        `| ${m.name} | ${e.name} | ${c ? `\`${c.sha.slice(0, 7)}\`` : 'none yet'} | ${c?.promotedAt.slice(0, 10) ?? '—'} | ${metrics} |`
+        `| ${text(m.name)} | ${text(e.name)} | ${c ? code(c.sha.slice(0, 7)) : 'none yet'} | ${text(c?.promotedAt.slice(0, 10) ?? '—')} | ${metrics} |`
       )
     }
   }

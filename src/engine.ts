@@ -184,10 +184,12 @@ async function trainAndGate(
     champion = await store.champion(model.name, env)
     backend = await opts.backendFor(model, env)
     run = await backend.start(ctx)
+    // Record the run (post-step state) before announcing it: a kill right after the line must
+    // still leave the post step what it needs to cancel the run.
+    await opts.hooks?.started?.(item, run)
     log.info(
       `${model.name} [${env}]: training started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`
     )
-    await opts.hooks?.started?.(item, run)
     if (opts.detach && !backend.wait) {
       if (!store.addPending) {
         throw new Error(

@@ -255,9 +255,9 @@ export function modelNotes(judging: Judging | undefined, model: string, base: st
   if (!judging) return []
   const notes = judging.changes
     .filter((c) => c.model === model)
-    .map((c) => `${c.message} (judged by the config on \`${base}\`).`)
+    .map((c) => `${c.message} (judged by the config on "${base}").`)
   if (judging.newModels.includes(model)) {
-    notes.push(`\`${model}\` is new: its gate is set by this pull request.`)
+    notes.push(`"${model}" is new: its gate is set by this pull request.`)
   }
   return notes
 }

@@ -3,6 +3,7 @@
 import path from 'node:path'
 import { fitText, isForbidden, type Octokit, type RepoRef } from '../github.js'
 import type { ConfigProblem, Logger } from '../types.js'
+import { code, link, text } from './markdown.js'
 
 /** GitHub's limits: check run summary, annotations per request, commit status description. */
 export const SUMMARY_LIMIT = 65535
@@ -81,7 +82,10 @@ export class CheckReporter {
         this.upsert(name, {
           status: 'in_progress',
           started_at: new Date().toISOString(),
-          output: { title, summary: info.runUrl ? `Training: ${info.runUrl}` : title }
+          output: {
+            title,
+            summary: info.runUrl ? `Training: ${link(text(info.runUrl), info.runUrl)}` : text(title)
+          }
         }),
       { state: 'pending', description: title }
     )
@@ -95,7 +99,7 @@ export class CheckReporter {
   async annotateConfig(problems: ConfigProblem[], title: string): Promise<void> {
     const summary = problems.length
       ? problems
-          .map((p) => `- \`${this.repoPath(p.file)}:${p.line}:${p.col}\` ${p.message}`)
+          .map((p) => `- ${code(`${this.repoPath(p.file)}:${p.line}:${p.col}`)} ${text(p.message)}`)
           .join('\n')
       : 'No problems found.'
     await this.finish(checkName(CONFIG_CHECK), {
@@ -107,7 +111,7 @@ export class CheckReporter {
   }
 
   private async finish(name: string, outcome: CheckOutcome): Promise<void> {
-    const title = outcome.title
+    const title = outcome.title.replace(/\s+/g, ' ').trim()
     const summary = fitText(
       outcome.summary,
       SUMMARY_LIMIT,

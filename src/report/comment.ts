@@ -1,6 +1,7 @@
 // The sticky pull request comment: one comment per PR, edited in place by every run, with one
 // section per model so a run that gates some models keeps what earlier runs said about the others.
 import { fitText, type Octokit, type RepoRef } from '../github.js'
+import type { Logger } from '../types.js'
 
 export const COMMENT_MARKER = '<!-- ml-promote:sticky -->'
 /** GitHub rejects comment bodies of 65536 characters or more. */
@@ -42,9 +43,16 @@ export async function upsertStickyComment(
   repo: RepoRef,
   issueNumber: number,
   body: string,
-  header?: string
+  header?: string,
+  log?: Pick<Logger, 'warning'>
 ): Promise<{ id: number; created: boolean }> {
-  const existing = await findSticky(octokit, repo, issueNumber)
+  const self = await tokenIdentity(octokit)
+  if (!self) {
+    log?.warning(
+      'could not tell which account the token acts as (GraphQL viewer query failed): posting a new comment instead of editing one that may not be ours'
+    )
+  }
+  const existing = self ? await findSticky(octokit, repo, issueNumber, self) : undefined
   const sections = parseSections(body)
   const content = Object.keys(sections).length
     ? [body.replace(SECTION, '').trim(), mergeSections(existing?.body, sections)]
@@ -72,10 +80,45 @@ export async function upsertStickyComment(
   return { id: existing.id, created: false }
 }
 
+/** The account a token writes as (github-actions[bot] for GITHUB_TOKEN, a user for a PAT). */
+export interface Identity {
+  login: string
+  id: number
+}
+
+const identities = new WeakMap<Octokit, Promise<Identity | undefined>>()
+
+/**
+ * Who the token is, asked once per client. GraphQL's `viewer` answers for installation tokens
+ * (GITHUB_TOKEN, GitHub Apps) and user tokens alike; REST `GET /user` refuses the former.
+ */
+export function tokenIdentity(octokit: Octokit): Promise<Identity | undefined> {
+  let known = identities.get(octokit)
+  if (!known) {
+    known = octokit
+      .graphql<{ viewer?: { login?: unknown; databaseId?: unknown } }>(
+        'query { viewer { login databaseId } }'
+      )
+      .then(({ viewer }) =>
+        typeof viewer?.login === 'string' && typeof viewer.databaseId === 'number'
+          ? { login: viewer.login, id: viewer.databaseId }
+          : undefined
+      )
+      .catch(() => undefined)
+    identities.set(octokit, known)
+  }
+  return known
+}
+
+/**
+ * Our comment: written by the token's own account and starting with the marker. Anyone can write
+ * the marker; only we can write as us, so a comment imitating ours is never adopted or edited.
+ */
 async function findSticky(
   octokit: Octokit,
   repo: RepoRef,
-  issueNumber: number
+  issueNumber: number,
+  self: Identity
 ): Promise<{ id: number; body: string } | undefined> {
   const pages = octokit.paginate.iterator(octokit.rest.issues.listComments, {
     ...repo,
@@ -83,8 +126,10 @@ async function findSticky(
     per_page: 100
   })
   for await (const { data } of pages) {
-    // Only a body that starts with the marker is ours: someone quoting it starts with "> ".
-    const ours = data.find((c) => c.body?.trimStart().startsWith(COMMENT_MARKER))
+    const ours = data.find(
+      (c) =>
+        c.user?.id === self.id && c.user.login === self.login && c.body?.startsWith(COMMENT_MARKER)
+    )
     if (ours) return { id: ours.id, body: ours.body ?? '' }
   }
   return undefined

@@ -14,9 +14,58 @@ function signed(n: number | undefined): string {
   return (n > 0 ? '+' : '') + formatNumber(n)
 }
 
-/** Escape text for a Markdown table cell. */
-function cell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+// Names, messages and training output are untrusted: a metric name is a key of the JSON the code
+// under test writes. Everything that did not come from ml-promote itself is rendered through one
+// of the helpers below, so it cannot open an HTML element or comment (and so forge a section
+// marker), start a line of its own, break a table row, open a code span or make a link.
+
+/** Escapes HTML: no tag, entity or comment can open. */
+export function html(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
+/** Untrusted text inline in Markdown (a sentence, a table cell, a heading). */
+export function text(s: string): string {
+  return html(s)
+    .replace(/[\\`*[\]|~]/g, (c) => `\\${c}`)
+    .replace(/\r?\n|\r/g, ' ')
+}
+
+const PLAIN_CODE = /^[A-Za-z0-9._][A-Za-z0-9._\-/: ]*$/
+
+/** Untrusted text as inline code; safe in table cells. */
+export function code(s: string): string {
+  if (PLAIN_CODE.test(s)) return `\`${s}\``
+  return `<code>${html(s)
+    .replace(/\|/g, '&#124;')
+    .replace(/\r?\n|\r/g, ' ')}</code>`
+}
+
+/** Untrusted multi-line output as a preformatted block that nothing inside can close. */
+export function preformatted(s: string): string {
+  return `<pre>${html(s)}</pre>`
+}
+
+/** A link only to an http(s) URL; anything else is shown as text. */
+export function link(label: string, url: string | undefined): string {
+  if (url === undefined) return label
+  let href: string
+  try {
+    const parsed = new URL(url)
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+      return `${label} (${text(url)})`
+    href = parsed.href.replace(
+      /[()|<>"'`\s\\]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`
+    )
+  } catch {
+    return `${label} (${text(url)})`
+  }
+  return `[${label}](${href})`
+}
+
+function cell(s: string): string {
+  return text(s)
 }
 
 export function gateTable(gate: GateResult): string {
@@ -34,23 +83,26 @@ export function gateTable(gate: GateResult): string {
 function runLink(r: ModelResult): string {
   if (!r.run) return ''
   if (r.run.backend === 'command') return 'on the runner'
-  const label = `${r.run.backend} run ${r.run.id}${r.run.attached ? ' (attached to an earlier start)' : ''}`
-  return r.run.url ? `[${cell(label)}](${r.run.url})` : cell(label)
+  const label = text(
+    `${r.run.backend} run ${r.run.id}${r.run.attached ? ' (attached to an earlier start)' : ''}`
+  )
+  return link(label, r.run.url)
 }
 
 export function headline(r: ModelResult): string {
-  const env = r.environment ?? '—'
+  const env = r.environment === undefined ? '—' : code(r.environment)
+  const model = `**${text(r.model)}**`
   switch (r.verdict) {
     case 'skipped':
-      return `${ICON.skipped} **${r.model}** skipped: ${r.reason}`
+      return `${ICON.skipped} ${model} skipped: ${text(r.reason)}`
     case 'error':
-      return `${ICON.error} **${r.model}** in \`${env}\`: ${r.reason}`
+      return `${ICON.error} ${model} in ${env}: ${text(r.reason)}`
     case 'pass':
-      return `${ICON.pass} **${r.model}** passed the \`${env}\` gate${r.promoted ? ' and is the new champion' : ''}`
+      return `${ICON.pass} ${model} passed the ${env} gate${r.promoted ? ' and is the new champion' : ''}`
     case 'pending':
-      return `${ICON.pending} **${r.model}** is training in \`${env}\`; a reconcile run reports the result when it ends`
+      return `${ICON.pending} ${model} is training in ${env}; a reconcile run reports the result when it ends`
     case 'fail':
-      return `${ICON.fail} **${r.model}** failed the \`${env}\` gate${r.action === 'retrain' ? '; the champion stays' : ''}`
+      return `${ICON.fail} ${model} failed the ${env} gate${r.action === 'retrain' ? '; the champion stays' : ''}`
   }
 }
 
@@ -63,12 +115,12 @@ function historyTable(r: ModelResult, gate: GateResult): string {
     outcome: string,
     metrics: Record<string, number> | undefined
   ) =>
-    `| ${when} | ${sha ? `\`${sha.slice(0, 7)}\`` : '—'} | ${outcome} | ${names.map((n) => num(metrics?.[n])).join(' | ')} |`
+    `| ${text(when)} | ${sha ? code(sha.slice(0, 7)) : '—'} | ${outcome} | ${names.map((n) => num(metrics?.[n])).join(' | ')} |`
   const rows = [...(r.history ?? [])]
     .reverse()
     .map((h) => row(h.at.slice(0, 10), h.sha, h.outcome, h.metrics))
   return [
-    `<details><summary>Recent outcomes in <code>${r.environment}</code></summary>`,
+    `<details><summary>Recent outcomes in <code>${html(r.environment ?? '—')}</code></summary>`,
     '',
     `| When | Commit | Outcome | ${names.map(cell).join(' | ')} |`,
     `| --- | --- | --- | ${names.map(() => '---:').join(' | ')} |`,
@@ -82,25 +134,25 @@ function historyTable(r: ModelResult, gate: GateResult): string {
 /** One model's section: headline, run link, metric table, notes. */
 export function modelSection(r: ModelResult): string {
   const parts = [`### ${headline(r)}`]
-  for (const note of r.notes ?? []) parts.push(`> ${note}`)
+  for (const note of r.notes ?? []) parts.push(`> ${text(note)}`)
   const facts: string[] = []
-  const link = runLink(r)
-  if (link) facts.push(`Training: ${link}`)
+  const training = runLink(r)
+  if (training) facts.push(`Training: ${training}`)
   if (r.reused) facts.push('Result reused from the earlier gate of this commit.')
   if (r.champion) {
     facts.push(
-      `Champion: \`${r.champion.sha.slice(0, 7)}\` promoted ${r.champion.promotedAt.slice(0, 10)}` +
-        (r.champion.runUrl ? ` ([run](${r.champion.runUrl}))` : '')
+      `Champion: ${code(r.champion.sha.slice(0, 7))} promoted ${text(r.champion.promotedAt.slice(0, 10))}` +
+        (r.champion.runUrl ? ` (${link('run', r.champion.runUrl)})` : '')
     )
   }
   if (r.durationMs !== undefined) facts.push(`Took ${Math.round(r.durationMs / 100) / 10} s.`)
   if (facts.length) parts.push(facts.join('  \n'))
   if (r.gate) {
     parts.push(gateTable(r.gate))
-    for (const note of r.gate.notes) parts.push(`> ${note}`)
+    for (const note of r.gate.notes) parts.push(`> ${text(note)}`)
   }
   if (r.gate && r.history?.length) parts.push(historyTable(r, r.gate))
-  if (r.verdict === 'error' && r.detail) parts.push('```text\n' + r.detail + '\n```')
+  if (r.verdict === 'error' && r.detail) parts.push(preformatted(r.detail))
   return parts.join('\n\n')
 }
 
@@ -122,8 +174,8 @@ export function overallVerdict(results: ModelResult[]): 'pass' | 'fail' | 'skipp
 export function renderSummary(input: SummaryInput): string {
   const { results } = input
   const verdict = overallVerdict(results)
-  const out = [`## ml-promote: ${input.title} — ${ICON[verdict]} ${verdict}`]
-  if (input.plan) out.push(input.plan.reason)
+  const out = [`## ml-promote: ${text(input.title)} — ${ICON[verdict]} ${verdict}`]
+  if (input.plan) out.push(text(input.plan.reason))
   for (const note of input.notes ?? []) out.push(`> [!NOTE]\n> ${note}`)
   if (results.length) {
     out.push(
@@ -132,7 +184,7 @@ export function renderSummary(input: SummaryInput): string {
         '| --- | --- | --- | --- | --- |',
         ...results.map(
           (r) =>
-            `| ${cell(r.model)} | ${r.environment ?? '—'} | ${r.action} | ${ICON[r.verdict]} ${r.verdict} | ${r.promoted ? 'yes' : 'no'} |`
+            `| ${cell(r.model)} | ${cell(r.environment ?? '—')} | ${r.action} | ${ICON[r.verdict]} ${r.verdict} | ${r.promoted ? 'yes' : 'no'} |`
         )
       ].join('\n')
     )
@@ -187,13 +239,13 @@ export function renderText(input: SummaryInput): string {
 /** What would happen, as a table; `mode: plan` writes it and runs nothing. */
 export function renderPlanMarkdown(p: Plan): string {
   const rows = p.items.map(
-    (i) => `| ${cell(i.model)} | ${i.environment ?? '—'} | ${i.action} | ${cell(i.reason)} |`
+    (i) => `| ${cell(i.model)} | ${cell(i.environment ?? '—')} | ${i.action} | ${cell(i.reason)} |`
   )
   return (
     [
       '## ml-promote: plan — nothing was run',
       '',
-      p.reason,
+      text(p.reason),
       '',
       '| Model | Environment | Action | Why |',
       '| --- | --- | --- | --- |',

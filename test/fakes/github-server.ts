@@ -73,7 +73,20 @@ export interface FakeGitHubOptions {
   workflowRun?: WorkflowRunOptions
   /** Requests per hour before the primary rate limit answers 403 (default 1000, GITHUB_TOKEN's). */
   rateLimit?: number
+  /** Who each token is (default for any token: github-actions[bot], as for GITHUB_TOKEN). */
+  identities?: Record<string, Identity>
+  /** The GraphQL API answers with errors (e.g. an older GitHub Enterprise Server). */
+  graphqlUnavailable?: boolean
 }
+
+/** The account a token acts as: the author of what it writes, the GraphQL `viewer`. */
+export interface Identity {
+  login: string
+  id: number
+  type: 'User' | 'Bot'
+}
+
+const ACTIONS_BOT: Identity = { login: 'github-actions[bot]', id: 41898282, type: 'Bot' }
 
 export interface CheckRunState {
   id: number
@@ -95,6 +108,7 @@ export interface CommentState {
   body: string
   created_at: string
   updated_at: string
+  user: Identity
 }
 
 export interface StatusState {
@@ -179,6 +193,7 @@ interface Context {
   body: Record<string, unknown>
   headers: IncomingMessage['headers']
   requestUrl: URL
+  token: string | undefined
 }
 
 class HttpError extends Error {
@@ -238,6 +253,8 @@ export class FakeGitHub {
   private readonly workflowIds = new Map<string, number>()
   private readonly hiddenFromList = new Map<number, number>()
   private readonly readOnly: Set<string>
+  private readonly identities: Record<string, Identity>
+  private readonly graphqlUnavailable: boolean
   private readonly runOptions: Required<Omit<WorkflowRunOptions, 'artifacts'>> &
     Pick<WorkflowRunOptions, 'artifacts'>
   private readonly ids = {
@@ -262,6 +279,8 @@ export class FakeGitHub {
     this.repo = opts.repo ?? 'fraud-models'
     this.defaultBranch = opts.defaultBranch ?? 'main'
     this.readOnly = new Set(opts.readOnlyTokens ?? [])
+    this.identities = opts.identities ?? {}
+    this.graphqlUnavailable = opts.graphqlUnavailable ?? false
     const run = opts.workflowRun ?? {}
     this.runOptions = {
       queuedPolls: run.queuedPolls ?? 1,
@@ -354,6 +373,25 @@ export class FakeGitHub {
     this.compares.set(`${base}...${head}`, { files, truncated: opts.truncated ?? false })
   }
 
+  /** A comment written by someone else, e.g. one that imitates ml-promote's. */
+  addComment(issueNumber: number, body: string, user: Identity): CommentState {
+    const at = this.now()
+    const comment = {
+      id: ++this.ids.comment,
+      issue_number: issueNumber,
+      body,
+      created_at: at,
+      updated_at: at,
+      user
+    }
+    this.comments.push(comment)
+    return comment
+  }
+
+  private identity(token: string | undefined): Identity {
+    return (token !== undefined ? this.identities[token] : undefined) ?? ACTIONS_BOT
+  }
+
   // ---- request handling ----------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -380,18 +418,24 @@ export class FakeGitHub {
         badJson = true
       }
     }
+    const isGraphql = method === 'POST' && rawPath === '/graphql'
     const isBlob = method === 'GET' && rawPath.startsWith('/_blobs/')
-    const match = isBlob ? undefined : matchOperation(method, rawPath)
+    const match = isBlob || isGraphql ? undefined : matchOperation(method, rawPath)
     const call: RecordedCall = {
       method,
       path,
       query,
       body,
       status: 0,
-      operation: isBlob ? 'GET /_blobs/{file}' : (match?.operation.id ?? ''),
+      operation: isGraphql
+        ? 'POST /graphql'
+        : isBlob
+          ? 'GET /_blobs/{file}'
+          : (match?.operation.id ?? ''),
       ...(token !== undefined ? { token } : {})
     }
     this.calls.push(call)
+    if (isGraphql) return this.send(res, call, undefined, this.graphql(body, token))
 
     const fault = this.takeFault(method, path, match?.operation)
     if (fault) return this.applyFault(fault, call, res)
@@ -472,7 +516,8 @@ export class FakeGitHub {
       query: r.query,
       body: (r.body ?? {}) as Record<string, unknown>,
       headers: r.req.headers,
-      requestUrl: r.requestUrl
+      requestUrl: r.requestUrl,
+      token: r.token
     }
     try {
       return handler(ctx)
@@ -959,7 +1004,8 @@ export class FakeGitHub {
         issue_number: this.intParam(ctx, 'issue_number'),
         body,
         created_at: at,
-        updated_at: at
+        updated_at: at,
+        user: this.identity(ctx.token)
       }
       this.comments.push(comment)
       return {
@@ -1249,6 +1295,47 @@ export class FakeGitHub {
     })
   }
 
+  // ---- GraphQL (outside the REST description: only the viewer query ml-promote sends) --------
+
+  private graphql(body: unknown, token: string | undefined): Reply {
+    if (token === undefined)
+      return { status: 401, body: { message: 'This endpoint requires you to be authenticated.' } }
+    const request = body as { query?: unknown; variables?: unknown } | undefined
+    if (typeof request !== 'object' || request === null || typeof request.query !== 'string') {
+      this.violations.push(
+        'POST /graphql: the body must be {"query": string, "variables"?: object}'
+      )
+      return { status: 400, body: { message: 'Problems parsing JSON' } }
+    }
+    if (this.graphqlUnavailable) {
+      return { status: 200, body: { errors: [{ message: "Field 'viewer' is not available" }] } }
+    }
+    const fields = /^\s*(?:query\s*)?\{\s*viewer\s*\{([^{}]*)\}\s*\}\s*$/.exec(request.query)?.[1]
+    if (fields === undefined) {
+      this.violations.push(
+        `POST /graphql: the fake answers only the viewer query (got ${request.query})`
+      )
+      return { status: 200, body: { errors: [{ message: 'unsupported query' }] } }
+    }
+    const who = this.identity(token)
+    const known: Record<string, unknown> = {
+      login: who.login,
+      databaseId: who.id,
+      __typename: who.type
+    }
+    const viewer: Record<string, unknown> = {}
+    for (const field of fields.split(/[\s,]+/).filter(Boolean)) {
+      if (!(field in known)) {
+        return {
+          status: 200,
+          body: { errors: [{ message: `Field '${field}' doesn't exist on type 'User'` }] }
+        }
+      }
+      viewer[field] = known[field]
+    }
+    return { status: 200, body: { data: { viewer } } }
+  }
+
   // ---- comments ------------------------------------------------------------------------------
 
   private checkCommentBody(body: string): void {
@@ -1278,7 +1365,7 @@ export class FakeGitHub {
       url: `${this.api}/issues/comments/${c.id}`,
       body: c.body,
       html_url: `${this.html}/pull/${c.issue_number}#issuecomment-${c.id}`,
-      user: this.bot(),
+      user: this.user(c.user.login, c.user.id, c.user.type),
       created_at: c.created_at,
       updated_at: c.updated_at,
       issue_url: `${this.api}/issues/${c.issue_number}`,
