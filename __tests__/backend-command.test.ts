@@ -172,6 +172,106 @@ describe('the context reaches training as environment variables only', () => {
   })
 })
 
+describe('training gets a scrubbed environment', () => {
+  const runner: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: '/home/runner',
+    RUNNER_OS: 'Linux',
+    GITHUB_REPOSITORY: 'acme/fraud',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    CI: 'true',
+    'INPUT_GITHUB-TOKEN': 'ghs_inputToken',
+    INPUT_CONFIG: '.github/ml-promote.yml',
+    STATE_pending: '[]',
+    GITHUB_TOKEN: 'ghs_envToken',
+    GH_TOKEN: 'ghs_ghToken',
+    GITHUB_OUTPUT: '/runner/_temp/_runner_file_commands/set_output_1',
+    GITHUB_ENV: '/runner/_temp/_runner_file_commands/set_env_1',
+    GITHUB_PATH: '/runner/_temp/_runner_file_commands/add_path_1',
+    GITHUB_STATE: '/runner/_temp/_runner_file_commands/save_state_1',
+    GITHUB_STEP_SUMMARY: '/runner/_temp/_runner_file_commands/step_summary_1',
+    ACTIONS_RUNTIME_TOKEN: 'runtime-jwt',
+    ACTIONS_RUNTIME_URL: 'https://pipelines.actions.githubusercontent.com/x/',
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-jwt',
+    ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.actions.githubusercontent.com/x',
+    ACTIONS_RESULTS_URL: 'https://results-receiver.actions.githubusercontent.com/',
+    DATABRICKS_HOST: 'https://adb-1.azuredatabricks.net',
+    DATABRICKS_TOKEN: 'dapi-secret',
+    DATABRICKS_CLIENT_SECRET: 'dose-secret',
+    AIRFLOW_TOKEN: 'airflow-secret',
+    AIRFLOW_PASSWORD: 'airflow-password',
+    MLFLOW_TRACKING_URI: 'https://mlflow.example.com',
+    MLFLOW_TRACKING_TOKEN: 'mlflow-secret',
+    AWS_SECRET_ACCESS_KEY: 'aws-secret',
+    OPENAI_API_KEY: 'sk-secret',
+    FEATURE_STORE_PASSWORD: 'fs-secret'
+  }
+  const dumpAll = `python3 -c 'import json, os; json.dump(dict(os.environ), open("env.json", "w"))'`
+
+  async function trainedEnv(extra: Partial<CommandTrainSpec> = {}) {
+    const h = await harness()
+    const backend = new CommandBackend(spec(dumpAll, extra), { env: runner })
+    const run = await backend.start(h.ctx)
+    expect(await backend.wait(run, h.ctx)).toEqual({ state: 'succeeded' })
+    const env: Record<string, string> = JSON.parse(
+      await readFile(path.join(h.ctx.workspace, 'env.json'), 'utf8')
+    )
+    return { env, lines: h.lines }
+  }
+
+  it('keeps the runner variables, the config env and the context, and nothing secret', async () => {
+    const { env } = await trainedEnv({ env: { EXTRA_SETTING: 'from-config' } })
+    expect(env).toMatchObject({
+      HOME: '/home/runner',
+      RUNNER_OS: 'Linux',
+      GITHUB_REPOSITORY: 'acme/fraud',
+      CI: 'true',
+      DATABRICKS_HOST: 'https://adb-1.azuredatabricks.net',
+      MLFLOW_TRACKING_URI: 'https://mlflow.example.com',
+      EXTRA_SETTING: 'from-config',
+      ML_PROMOTE_MODEL: 'fraud-detector'
+    })
+    const dumped = JSON.stringify(env)
+    for (const [name, value] of Object.entries(runner)) {
+      if (
+        /TOKEN|SECRET|PASSWORD|KEY|INPUT_|STATE_|GITHUB_(OUTPUT|ENV|PATH|STATE|STEP)|ACTIONS_/.test(
+          name
+        )
+      ) {
+        expect(env[name]).toBeUndefined()
+        expect(dumped).not.toContain(value!)
+      }
+    }
+  })
+
+  it('names what it held back, never its value', async () => {
+    const { lines } = await trainedEnv()
+    const note = lines.find((l) => l.includes('not passed to training'))
+    expect(note).toContain(
+      'AIRFLOW_PASSWORD, AIRFLOW_TOKEN, AWS_SECRET_ACCESS_KEY, DATABRICKS_CLIENT_SECRET, DATABRICKS_TOKEN, FEATURE_STORE_PASSWORD, MLFLOW_TRACKING_TOKEN, OPENAI_API_KEY'
+    )
+    expect(note).not.toMatch(/INPUT_|GITHUB_TOKEN|ACTIONS_/)
+    expect(lines.join('\n')).not.toMatch(/secret|ghs_/)
+  })
+
+  it('passes a variable pass_env lists, and only that one', async () => {
+    const { env, lines } = await trainedEnv({ pass_env: ['FEATURE_STORE_PASSWORD'] })
+    expect(env.FEATURE_STORE_PASSWORD).toBe('fs-secret')
+    expect(env.AWS_SECRET_ACCESS_KEY).toBeUndefined()
+    expect(lines.find((l) => l.includes('not passed to training'))).not.toContain(
+      'FEATURE_STORE_PASSWORD'
+    )
+  })
+
+  it('says nothing when nothing was held back', async () => {
+    const h = await harness()
+    const backend = new CommandBackend(spec('true'), { env: { PATH: process.env.PATH } })
+    const run = await backend.start(h.ctx)
+    await backend.wait(run, h.ctx)
+    expect(h.lines.some((l) => l.includes('not passed to training'))).toBe(false)
+  })
+})
+
 describe('a failing training', () => {
   it('reports the exit code and the last 30 lines of output', async () => {
     const { status } = await train(

@@ -12,7 +12,8 @@ import {
   exampleWorkspace,
   git,
   pullRequestPayload,
-  runAction
+  runAction,
+  runnerCommands
 } from '../test/e2e/harness.js'
 
 const TOKEN = 'ghs_e2eJudgingToken00000000000000000'
@@ -85,7 +86,11 @@ function editConfig(dir: string, edit: Edit): void {
   writeFileSync(cfg, edit(readFileSync(cfg, 'utf8')))
 }
 
-async function gate(number: number, pull: Pull) {
+async function gate(
+  number: number,
+  pull: Pull,
+  extra: { env?: Record<string, string>; inputs?: Record<string, string> } = {}
+) {
   const payload = pullRequestPayload({
     number,
     headSha: pull.head,
@@ -98,8 +103,8 @@ async function gate(number: number, pull: Pull) {
     event: 'pull_request',
     payload,
     ref: `refs/pull/${number}/merge`,
-    env: { GITHUB_API_URL: fake.url },
-    inputs: { 'github-token': TOKEN }
+    env: { GITHUB_API_URL: fake.url, ...extra.env },
+    inputs: { 'github-token': TOKEN, ...extra.inputs }
   })
 }
 
@@ -296,20 +301,7 @@ describe('a pull request cannot loosen, skip or redirect the gate it is judged b
 
   it('refuses mode reconcile on a pull request', async () => {
     const pull = openPull(36, worsen)
-    const payload = pullRequestPayload({
-      number: 36,
-      headSha: pull.head,
-      headRef: 'pr-36',
-      baseSha: pull.ws.sha,
-      baseRef: 'main'
-    })
-    const run = await runAction({
-      workspace: pull.ws.dir,
-      event: 'pull_request',
-      payload,
-      env: { GITHUB_API_URL: fake.url },
-      inputs: { 'github-token': TOKEN, mode: 'reconcile' }
-    })
+    const run = await gate(36, pull, { inputs: { mode: 'reconcile' } })
     expect(run.code).toBe(1)
     expect(run.stdout).toContain('not on a pull request')
     expect(fake.calls).toHaveLength(0)
@@ -351,5 +343,68 @@ describe('hostile training output and a forged comment', () => {
     // Read as GitHub reads it: the header and one model section, nothing grown out of the output.
     const tokens = new MarkdownIt({ html: true }).parse(body, {})
     expect(tokens.filter((t) => t.type === 'heading_open').map((t) => t.tag)).toEqual(['h2', 'h3'])
+  })
+})
+
+describe('training gets only what it needs', () => {
+  it('a PR training that dumps its environment and prints workflow commands sees no credential and issues none', async () => {
+    const secrets = {
+      GITHUB_TOKEN: 'ghs_envTokenThatMustNotLeak000000000',
+      ACTIONS_RUNTIME_TOKEN: 'runtime-token-that-must-not-leak',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-token-that-must-not-leak',
+      ACTIONS_ID_TOKEN_REQUEST_URL: 'https://token.actions.example/oidc-url-that-must-not-leak',
+      DATABRICKS_TOKEN: 'dapi-token-that-must-not-leak',
+      AIRFLOW_PASSWORD: 'airflow-password-that-must-not-leak'
+    }
+    const printing = [
+      `python3 -c "import json, os; json.dump(dict(os.environ), open('env-dump.json', 'w'))"`,
+      'echo "::error title=forged::the training says it passed"',
+      'echo "::add-mask::ml-promote"',
+      'echo "::stop-commands::guessed"',
+      'echo "::guessed::"',
+      'echo "::set-output name=verdict::pass"',
+      'echo "##[error]legacy forged"',
+      'python3 models/fraud/train.py'
+    ].join('\n')
+    const pull = openPull(41, (dir) => {
+      writeFileSync(path.join(dir, 'models/fraud/hostile.sh'), printing + '\n')
+      editConfig(dir, (c) =>
+        c.replace(`run: ${RECORDING_RUN}`, 'run: bash models/fraud/hostile.sh')
+      )
+    })
+    const run = await gate(41, pull, { env: secrets })
+    expect(run.code).toBe(0)
+    expect(conclusion(CHECK)).toBe('success')
+
+    const dumped = readFileSync(path.join(pull.ws.dir, 'env-dump.json'), 'utf8')
+    const env = JSON.parse(dumped)
+    for (const value of [TOKEN, ...Object.values(secrets)]) expect(dumped).not.toContain(value)
+    expect(Object.keys(env).filter((k) => /^(INPUT_|STATE_|ACTIONS_)/.test(k))).toEqual([])
+    for (const k of [
+      'GITHUB_OUTPUT',
+      'GITHUB_ENV',
+      'GITHUB_PATH',
+      'GITHUB_STATE',
+      'GITHUB_STEP_SUMMARY'
+    ]) {
+      expect(env[k]).toBeUndefined()
+    }
+    expect(env).toMatchObject({
+      ML_PROMOTE_ENVIRONMENT: 'staging',
+      ML_PROMOTE_MODEL: 'fraud-detector',
+      GITHUB_REPOSITORY: 'octo-org/fraud-models'
+    })
+
+    // The output is shown, and the runner acts on none of it.
+    expect(run.stdout).toContain('the training says it passed')
+    const commands = runnerCommands(run.stdout)
+    expect(commands.filter((c) => /forged|passed|ml-promote$|verdict/.test(c.message))).toEqual([])
+    expect(commands.map((c) => c.name)).not.toContain('set-output')
+    expect(run.stdout).toContain('legacy forged')
+    // Its own commands still work: the groups it opened are all closed.
+    const names = commands.map((c) => c.name)
+    expect(names.filter((n) => n === 'group').length).toBe(
+      names.filter((n) => n === 'endgroup').length
+    )
   })
 })

@@ -6,6 +6,7 @@ import MarkdownIt from 'markdown-it'
 import type Token from 'markdown-it/lib/token.mjs'
 import { evaluateGate } from '../src/gate.js'
 import { createOctokit } from '../src/github.js'
+import { consoleLogger, inert } from '../src/log.js'
 import { CheckReporter } from '../src/report/checks.js'
 import { COMMENT_MARKER, mergeSections, parseSections } from '../src/report/comment.js'
 import { code, link, modelSection, renderSummary, text } from '../src/report/markdown.js'
@@ -205,5 +206,41 @@ describe('check-run output from untrusted config problems', () => {
     expect(items).toHaveLength(2)
     expect(headings(summary)).toBe(0)
     expect(htmlTokens(summary).some((h) => h.includes('<!--'))).toBe(false)
+  })
+})
+
+describe('log text the runner must not act on', () => {
+  it('passes plain text through untouched', () => {
+    const lines: string[] = []
+    inert('epoch 3/10 loss=0.21 https://example.com/run', (l) => lines.push(l))
+    expect(lines).toEqual(['epoch 3/10 loss=0.21 https://example.com/run'])
+  })
+
+  it.each([['::error::forged'], ['  ::set-output name=x::y'], ['##[warning]legacy'], ['a::b']])(
+    'fences %j between stop-commands and a fresh resume token',
+    (text) => {
+      const first: string[] = []
+      const second: string[] = []
+      inert(text, (l) => first.push(l))
+      inert(text, (l) => second.push(l))
+      expect(first).toHaveLength(3)
+      const token = first[0]!.replace('::stop-commands::', '')
+      expect(token).toMatch(/^[0-9a-f-]{36}$/)
+      expect(first).toEqual([`::stop-commands::${token}`, text, `::${token}::`])
+      expect(second[0]).not.toBe(first[0])
+    }
+  )
+
+  it('the CLI fences its lines when it runs as a workflow step', () => {
+    const lines: string[] = []
+    const log = consoleLogger({ write: (l) => lines.push(l), inertCommands: true })
+    log.info('::add-mask::x')
+    log.info('plain')
+    expect(lines[1]).toBe('::add-mask::x')
+    expect(lines[0]).toMatch(/^::stop-commands::/)
+    expect(lines[3]).toBe('plain')
+    const off: string[] = []
+    consoleLogger({ write: (l) => off.push(l), inertCommands: false }).info('::add-mask::x')
+    expect(off).toEqual(['::add-mask::x'])
   })
 })

@@ -5,6 +5,7 @@ import { access, mkdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { CommandTrainSpec } from '../config/schema.js'
 import { parseMetrics } from './metrics.js'
+import { scrubbedEnv } from './process-env.js'
 import {
   TrainingError,
   trainingEnv,
@@ -30,6 +31,8 @@ const DRAIN_MS = 2000
 export interface CommandBackendOptions {
   /** Time between SIGTERM and SIGKILL when a run is stopped (default 5 s). */
   killGraceMs?: number
+  /** The environment training's is derived from (default: this process's). */
+  env?: NodeJS.ProcessEnv
 }
 
 type KillCause = 'timeout' | 'cancel'
@@ -69,12 +72,14 @@ interface RunData {
 export class CommandBackend implements Backend {
   readonly name = 'command'
   private readonly killGraceMs: number
+  private readonly source: NodeJS.ProcessEnv
 
   constructor(
     private readonly spec: CommandTrainSpec,
     options: CommandBackendOptions = {}
   ) {
     this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS
+    this.source = options.env ?? process.env
   }
 
   async start(ctx: TrainingContext): Promise<RemoteRun> {
@@ -100,7 +105,15 @@ export class CommandBackend implements Backend {
     })
 
     // Context reaches the command only through the environment; the command text is the config's.
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.spec.env, ...trainingEnv(ctx) }
+    // Training starts from a scrubbed copy of the runner's environment: no action inputs, no
+    // Actions runtime, no credentials unless `pass_env` names them.
+    const scrubbed = scrubbedEnv(this.source, this.spec.pass_env)
+    if (scrubbed.withheld.length > 0) {
+      ctx.log.info(
+        `${ctx.model} [${ctx.environment}]: not passed to training (named like credentials; list them in train.pass_env to pass them): ${scrubbed.withheld.join(', ')}`
+      )
+    }
+    const env: NodeJS.ProcessEnv = { ...scrubbed.env, ...this.spec.env, ...trainingEnv(ctx) }
     const [shell, args] = await shellFor(this.spec, env)
 
     // @actions/exec can neither kill nor abort what it runs, and training must stop on timeout

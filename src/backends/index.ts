@@ -15,7 +15,7 @@ export async function createBackend(spec: TrainSpec, deps: BackendDeps): Promise
   switch (spec.backend) {
     case 'command': {
       const { CommandBackend } = await import('./command.js')
-      return new CommandBackend(spec)
+      return new CommandBackend(spec, { env: deps.env })
     }
     case 'databricks': {
       const { DatabricksBackend } = await import('./databricks.js')

@@ -262,3 +262,28 @@ export function pushPayload(p: {
   payload.repository.full_name = 'octo-org/fraud-models'
   return payload
 }
+
+/**
+ * The workflow commands the runner would act on in a step's output: `::name props::message` lines
+ * (and the legacy `##[name]message`),
+ * except between `::stop-commands::TOKEN` and `::TOKEN::`, where the runner acts on nothing.
+ */
+export function runnerCommands(output: string): Array<{ name: string; message: string }> {
+  const commands: Array<{ name: string; message: string }> = []
+  let stopped: string | undefined
+  for (const raw of output.split(/\r?\n/)) {
+    const line = raw.trim()
+    if (stopped !== undefined) {
+      if (line === `::${stopped}::`) stopped = undefined
+      continue
+    }
+    // The current `::name::` form and the legacy `##[name]` one.
+    const m =
+      line.match(/^::([A-Za-z-]+)(?: [^:]*)?::(.*)$/) ??
+      line.match(/^##\[([A-Za-z-]+)[^\]]*\](.*)$/)
+    if (!m) continue
+    if (m[1] === 'stop-commands') stopped = m[2]
+    else commands.push({ name: m[1]!, message: m[2]! })
+  }
+  return commands
+}
