@@ -240,7 +240,7 @@ const cases: Case[] = [
       '    gate: { auc: { threshold: 0.9 } }'
     ),
     problems: [
-      '2:1 unknown key "owner" at the top level; expected one of version, gate_environment, champions, environments, models'
+      '2:1 unknown key "owner" at the top level; expected one of version, gate_environment, champions, max_parallel, environments, models'
     ]
   },
   {

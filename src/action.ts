@@ -319,6 +319,7 @@ export async function main(): Promise<void> {
         pullNumber: event.pullNumber
       },
       detach: !inputs.wait,
+      maxParallel: inputs.maxParallel ?? config.maxParallel,
       backendFor: (model, env) =>
         tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
       store,

@@ -37,6 +37,8 @@ Options:
   --sha S               commit being trained (default: git HEAD)
   --run-id ID           id shared by re-runs (default: new each run)
   --timeout-minutes N   budget for training (default 330)
+  --max-parallel N      trainings at once (default: config max_parallel, else 10;
+                        runner trainings also at most one per core)
   --no-wait             start remote training, record it as pending and return
   --json                print the results as JSON on stdout
   -q, --quiet           only the report
@@ -91,6 +93,7 @@ export async function cli(argv: string[]): Promise<number> {
       sha: { type: 'string' },
       'run-id': { type: 'string' },
       'timeout-minutes': { type: 'string', default: '330' },
+      'max-parallel': { type: 'string' },
       json: { type: 'boolean', default: false },
       'no-wait': { type: 'boolean', default: false },
       quiet: { type: 'boolean', short: 'q', default: false },
@@ -233,6 +236,10 @@ export async function cli(argv: string[]): Promise<number> {
   if (!Number.isFinite(timeout) || timeout <= 0)
     throw new UsageError('--timeout-minutes must be a positive number')
   const deadline = Date.now() + timeout * 60_000
+  const maxParallel =
+    values['max-parallel'] === undefined ? undefined : Number(values['max-parallel'])
+  if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1))
+    throw new UsageError('--max-parallel must be a whole number ≥ 1')
   const abort = new AbortController()
   const onSignal = () => abort.abort(new Error('interrupted'))
   process.once('SIGINT', onSignal)
@@ -257,7 +264,8 @@ export async function cli(argv: string[]): Promise<number> {
       log,
       signal: abort.signal,
       deadline,
-      detach: values['no-wait']
+      detach: values['no-wait'],
+      maxParallel: maxParallel ?? config.maxParallel
     })
     if (thePlan.kind === 'gate') results.push(...removedModelResults(judging, relConfig))
     for (const r of results) {

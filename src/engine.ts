@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { isTransient } from './backends/http.js'
 import { evaluateGate } from './gate.js'
+import { DEFAULT_MAX_PARALLEL, defaultLocalParallel, limiter } from './limit.js'
 import type {
   Backend,
   Candidate,
@@ -74,6 +75,11 @@ export interface EngineOptions {
    * (command) training always runs to the end.
    */
   detach?: boolean
+  /**
+   * At most this many trainings at once across all backends (default DEFAULT_MAX_PARALLEL, 10); runner
+   * (`command`) trainings are also bounded by the runner's cores.
+   */
+  maxParallel?: number
 }
 
 /**
@@ -99,21 +105,21 @@ function runView(run: RemoteRun): ModelResult['run'] {
   return { backend: run.backend, id: run.id, url: run.url, attached: run.attached }
 }
 
-/** Local trainings share the runner's cores; remote ones run side by side. */
-function makeLocalQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve()
-  return <T>(fn: () => Promise<T>) => {
-    const next = tail.then(fn, fn)
-    tail = next.catch(() => undefined)
-    return next
+/** The bounds of a run: all trainings at once, and of those the ones on the runner itself. */
+export function parallelism(maxParallel: number | undefined): { all: number; local: number } {
+  return {
+    all: maxParallel ?? DEFAULT_MAX_PARALLEL,
+    local: Math.min(maxParallel ?? Infinity, defaultLocalParallel())
   }
 }
 
 export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
-  const local = makeLocalQueue()
+  const bounds = parallelism(opts.maxParallel)
+  const all = limiter(bounds.all)
+  const local = limiter(bounds.local)
   const models = new Map(opts.config.models.map((m) => [m.name, m]))
   return Promise.all(
-    opts.plan.items.map(async (item) => {
+    opts.plan.items.map(async (item): Promise<ModelResult> => {
       const model = models.get(item.model)
       if (item.action === 'skip' || !model || !item.environment) {
         return {
@@ -126,7 +132,19 @@ export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
         } satisfies ModelResult
       }
       const spec = model.train[item.environment]
-      const runIt = () => trainAndGate(opts, item, model)
+      // One model's crash never hides another's result: it becomes that model's error.
+      const runIt = () =>
+        all(() => trainAndGate(opts, item, model)).catch(
+          (e: unknown): ModelResult => ({
+            model: item.model,
+            environment: item.environment,
+            action: item.action,
+            verdict: 'error',
+            reason: e instanceof Error ? e.message : String(e),
+            promoted: false
+          })
+        )
+      // A runner training waits for a core before it takes one of the run's slots.
       return spec?.backend === 'command' ? local(runIt) : runIt()
     })
   )

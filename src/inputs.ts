@@ -11,6 +11,8 @@ export interface Inputs {
   token: string
   wait: boolean
   timeoutMinutes: number
+  /** `max-parallel`; unset means the config's `max_parallel`, then the default. */
+  maxParallel?: number
   /** The project folder, relative to the repository root. */
   workingDirectory: string
 }
@@ -45,6 +47,11 @@ export function getInputs(): Inputs {
     )
     timeoutMinutes = limit
   }
+  const parallelText = core.getInput('max-parallel')
+  const maxParallel = parallelText ? Number(parallelText) : undefined
+  if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
+    problems.push(`input max-parallel must be a whole number ≥ 1 (got "${parallelText}")`)
+  }
   if (problems.length) throw new Error(problems.join('; '))
   const models = core
     .getInput('models')
@@ -61,6 +68,7 @@ export function getInputs(): Inputs {
     token,
     wait,
     timeoutMinutes,
+    ...(maxParallel === undefined ? {} : { maxParallel }),
     workingDirectory: core.getInput('working-directory') || '.'
   }
 }

@@ -603,6 +603,7 @@ function normalise(source: Source, raw: RawConfig, resolved: Resolved): Config {
     gateEnvironment: raw.gate_environment ?? (envNames[0] as string),
     environments,
     models,
-    champions: raw.champions ?? championsSpec.parse({})
+    champions: raw.champions ?? championsSpec.parse({}),
+    ...(raw.max_parallel === undefined ? {} : { maxParallel: raw.max_parallel })
   }
 }

@@ -213,6 +213,14 @@ export const configSchema = z
       .optional()
       .describe('Where pull requests are trained and gated (default: first environment).'),
     champions: championsSpec.optional(),
+    max_parallel: z
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        'Trainings at once across all backends (default 10; runner trainings also at most one per core). The max-parallel input overrides it.'
+      ),
     environments: z
       .record(name, environmentSpec)
       .refine((e) => Object.keys(e).length > 0, 'must declare at least one environment')
@@ -263,4 +271,6 @@ export interface Config {
   environments: EnvironmentConfig[]
   models: ModelConfig[]
   champions: ChampionsSpec
+  /** `max_parallel`: trainings at once, unless the run says otherwise. */
+  maxParallel?: number
 }
