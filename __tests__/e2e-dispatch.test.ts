@@ -11,7 +11,8 @@ const RECIPE = path.join(root, 'examples/fraud-detection/.github/workflows/ml-re
 /** What the recipe's ml-promote step passes for the given dispatch inputs. */
 function stepInputs(dispatch: Record<string, string>): Record<string, string> {
   const workflow = parse(readFileSync(RECIPE, 'utf8'))
-  const steps: Array<{ uses?: string; with?: Record<string, string> }> = workflow.jobs['ml-promote'].steps
+  const steps: Array<{ uses?: string; with?: Record<string, string> }> =
+    workflow.jobs['ml-promote'].steps
   const step = steps.find((s) => s.uses?.startsWith('ml-promote/ml-promote@'))!
   return Object.fromEntries(
     Object.entries(step.with ?? {}).map(([k, v]) => [

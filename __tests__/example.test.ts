@@ -507,7 +507,9 @@ describe('workflows', () => {
         contents: 'read',
         deployments: 'write',
         checks: 'write',
-        statuses: 'write'
+        statuses: 'write',
+        // Failed scheduled and manual retrains open a tracking issue.
+        ...(f === 'ml-retrain.yml' ? { issues: 'write' } : {})
       })
       expect(wf.concurrency?.['cancel-in-progress']).toBe(false)
     }

@@ -391,6 +391,28 @@ export async function main(): Promise<void> {
         log.warning(`could not update the pull request comment: ${(e as Error).message}`)
       )
   }
+  if (
+    octokit &&
+    thePlan.kind === 'retrain' &&
+    (event.name === 'schedule' || event.name === 'workflow_dispatch')
+  ) {
+    const { trackRetrains } = await import('./report/tracking.js')
+    const tracked = await trackRetrains(
+      octokit,
+      repo,
+      {
+        results,
+        runUrl: runUrl(),
+        trigger: event.name === 'schedule' ? 'scheduled retrain' : 'manual retrain'
+      },
+      log
+    )
+    for (const t of tracked) {
+      notes.push(
+        `${t.model} in ${t.environment}: tracking issue [#${t.number}](${t.url}) ${t.action}.`
+      )
+    }
+  }
   const verdict = overallVerdict(results)
   setOutputs(verdict, thePlan.environment, results)
   await writeSummary(renderSummary({ title, plan: thePlan, results, notes }))

@@ -134,16 +134,14 @@ export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
       const spec = model.train[item.environment]
       // One model's crash never hides another's result: it becomes that model's error.
       const runIt = () =>
-        all(() => trainAndGate(opts, item, model)).catch(
-          (e: unknown): ModelResult => ({
-            model: item.model,
-            environment: item.environment,
-            action: item.action,
-            verdict: 'error',
-            reason: e instanceof Error ? e.message : String(e),
-            promoted: false
-          })
-        )
+        all(() => trainAndGate(opts, item, model)).catch((e: unknown): ModelResult => ({
+          model: item.model,
+          environment: item.environment,
+          action: item.action,
+          verdict: 'error',
+          reason: e instanceof Error ? e.message : String(e),
+          promoted: false
+        }))
       // A runner training waits for a core before it takes one of the run's slots.
       return spec?.backend === 'command' ? local(runIt) : runIt()
     })

@@ -77,6 +77,8 @@ export interface FakeGitHubOptions {
   identities?: Record<string, Identity>
   /** The GraphQL API answers with errors (e.g. an older GitHub Enterprise Server). */
   graphqlUnavailable?: boolean
+  /** Tokens without `issues: write`: creating or editing an issue → 403 (PR comments still work). */
+  withoutIssuesWrite?: string[]
 }
 
 /** The account a token acts as: the author of what it writes, the GraphQL `viewer`. */
@@ -109,6 +111,19 @@ export interface CommentState {
   created_at: string
   updated_at: string
   user: Identity
+}
+
+export interface IssueState {
+  number: number
+  title: string
+  body: string
+  state: 'open' | 'closed'
+  state_reason: 'completed' | 'not_planned' | 'reopened' | null
+  labels: string[]
+  user: Identity
+  created_at: string
+  updated_at: string
+  closed_at: string | null
 }
 
 export interface StatusState {
@@ -240,6 +255,7 @@ export class FakeGitHub {
   readonly violations: string[] = []
   readonly checkRuns: CheckRunState[] = []
   readonly comments: CommentState[] = []
+  readonly issues: IssueState[] = []
   readonly statuses: StatusState[] = []
   readonly deployments: DeploymentState[] = []
   readonly workflowRuns: WorkflowRunState[] = []
@@ -255,6 +271,7 @@ export class FakeGitHub {
   private readonly readOnly: Set<string>
   private readonly identities: Record<string, Identity>
   private readonly graphqlUnavailable: boolean
+  private readonly withoutIssuesWrite: Set<string>
   private readonly runOptions: Required<Omit<WorkflowRunOptions, 'artifacts'>> &
     Pick<WorkflowRunOptions, 'artifacts'>
   private readonly ids = {
@@ -264,7 +281,9 @@ export class FakeGitHub {
     deployment: 7_000_000,
     deploymentStatus: 8_000_000,
     run: 9_000_000,
-    artifact: 10_000_000
+    artifact: 10_000_000,
+    // Issues and pull requests share numbers on GitHub; the fake's pulls are set by tests.
+    issue: 1000
   }
   private lastTime = 0
   private readonly rate: { limit: number; used: number; reset: number }
@@ -281,6 +300,7 @@ export class FakeGitHub {
     this.readOnly = new Set(opts.readOnlyTokens ?? [])
     this.identities = opts.identities ?? {}
     this.graphqlUnavailable = opts.graphqlUnavailable ?? false
+    this.withoutIssuesWrite = new Set(opts.withoutIssuesWrite ?? [])
     const run = opts.workflowRun ?? {}
     this.runOptions = {
       queuedPolls: run.queuedPolls ?? 1,
@@ -489,6 +509,16 @@ export class FakeGitHub {
         params.repo?.toLowerCase() !== this.repo.toLowerCase())
     ) {
       return this.error(404, 'Not Found', op)
+    }
+    if (
+      WRITE_METHODS.has(r.method) &&
+      r.token !== undefined &&
+      this.withoutIssuesWrite.has(r.token) &&
+      this.isIssueWrite(op.path, params)
+    ) {
+      const reply = this.error(403, 'Resource not accessible by integration', op)
+      reply.headers = { 'x-accepted-github-permissions': 'issues=write' }
+      return reply
     }
     if (WRITE_METHODS.has(r.method) && this.readOnly.has(r.token)) {
       const permission = PERMISSIONS.find(([re]) => re.test(op.path))?.[1]
@@ -982,6 +1012,74 @@ export class FakeGitHub {
       }
     },
 
+    'GET /repos/{owner}/{repo}/issues': (ctx) => {
+      const q = ctx.query
+      const state = q.state ?? 'open'
+      const labels = (q.labels ?? '').split(',').filter(Boolean)
+      let list = this.issues.filter(
+        (i) =>
+          (state === 'all' || i.state === state) &&
+          labels.every((l) => i.labels.includes(l)) &&
+          (q.creator === undefined || i.user.login === q.creator)
+      )
+      list = [...list].sort((a, b) =>
+        q.direction === 'asc' ? a.number - b.number : b.number - a.number
+      )
+      const page = this.paginate(ctx, list)
+      return { status: 200, headers: page.headers, body: page.items.map((i) => this.issueBody(i)) }
+    },
+
+    'POST /repos/{owner}/{repo}/issues': (ctx) => {
+      const b = ctx.body as { title: string | number; body?: string; labels?: unknown[] }
+      this.checkCommentBody(b.body ?? '')
+      const at = this.now()
+      const issue: IssueState = {
+        number: ++this.ids.issue,
+        title: String(b.title),
+        body: b.body ?? '',
+        state: 'open',
+        state_reason: null,
+        // Labels that do not exist yet are created, as GitHub does for a writer.
+        labels: (b.labels ?? []).map((l) =>
+          typeof l === 'string' ? l : String((l as { name?: string }).name)
+        ),
+        user: this.identity(ctx.token),
+        created_at: at,
+        updated_at: at,
+        closed_at: null
+      }
+      this.issues.push(issue)
+      return {
+        status: 201,
+        headers: { location: `${this.api}/issues/${issue.number}` },
+        body: this.issueBody(issue)
+      }
+    },
+
+    'PATCH /repos/{owner}/{repo}/issues/{issue_number}': (ctx) => {
+      const issue = this.issues.find((i) => i.number === this.intParam(ctx, 'issue_number'))
+      if (!issue) throw new HttpError(404, 'Not Found')
+      const b = ctx.body as {
+        title?: string | number
+        body?: string
+        state?: 'open' | 'closed'
+        state_reason?: IssueState['state_reason']
+      }
+      if (b.body !== undefined) {
+        this.checkCommentBody(b.body)
+        issue.body = b.body
+      }
+      if (b.title !== undefined) issue.title = String(b.title)
+      const at = this.now()
+      if (b.state !== undefined && b.state !== issue.state) {
+        issue.state = b.state
+        issue.closed_at = b.state === 'closed' ? at : null
+        issue.state_reason = b.state === 'closed' ? (b.state_reason ?? 'completed') : 'reopened'
+      }
+      issue.updated_at = at
+      return { status: 200, body: this.issueBody(issue) }
+    },
+
     'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': (ctx) => {
       const issue = this.intParam(ctx, 'issue_number')
       let list = this.comments.filter((c) => c.issue_number === issue)
@@ -1356,6 +1454,45 @@ export class FakeGitHub {
         }
       )
     }
+  }
+
+  /** Creating or editing an issue, or commenting on one that is not a pull request. */
+  private isIssueWrite(template: string, params: Record<string, string>): boolean {
+    if (template === '/repos/{owner}/{repo}/issues') return true
+    if (template === '/repos/{owner}/{repo}/issues/{issue_number}') return true
+    if (template === '/repos/{owner}/{repo}/issues/{issue_number}/comments') {
+      return !this.pulls.has(Number(params.issue_number))
+    }
+    return false
+  }
+
+  private issueBody(i: IssueState): Record<string, unknown> {
+    return this.sample('issue', {
+      id: 20_000_000 + i.number,
+      node_id: `I_${i.number}`,
+      number: i.number,
+      url: `${this.api}/issues/${i.number}`,
+      html_url: `${this.html}/issues/${i.number}`,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      state_reason: i.state_reason,
+      labels: i.labels.map((name, n) => ({
+        id: 30_000_000 + n,
+        node_id: `LA_${n}`,
+        url: `${this.api}/labels/${encodeURIComponent(name)}`,
+        name,
+        color: 'ededed',
+        default: false,
+        description: null
+      })),
+      user: this.user(i.user.login, i.user.id, i.user.type),
+      comments: this.comments.filter((c) => c.issue_number === i.number).length,
+      created_at: i.created_at,
+      updated_at: i.updated_at,
+      closed_at: i.closed_at,
+      author_association: 'NONE'
+    })
   }
 
   private commentBody(c: CommentState): Record<string, unknown> {
