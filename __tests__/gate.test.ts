@@ -465,6 +465,7 @@ describe('the result', () => {
           champion: 40,
           delta: 2,
           rule: '≤ 50',
+          threshold: 50,
           outcome: 'pass',
           reason: '42 ≤ 50.'
         },
@@ -474,6 +475,7 @@ describe('the result', () => {
           champion: 0.908,
           delta: expect.closeTo(0.004, 12),
           rule: '≥ 0.9, Δ ≥ -0.005',
+          threshold: 0.9,
           outcome: 'pass',
           reason: '0.912 ≥ 0.9 and Δ +0.004 ≥ -0.005.'
         },
@@ -483,6 +485,7 @@ describe('the result', () => {
           champion: 0.8,
           delta: expect.closeTo(-0.05, 12),
           rule: '≥ 0.7',
+          threshold: 0.7,
           outcome: 'pass',
           reason: '0.75 ≥ 0.7.'
         }

@@ -52,7 +52,8 @@ function judgeMetric(
     candidate: value,
     champion: base,
     delta: isFinite(value) && isFinite(base) ? value - base : undefined,
-    rule: describeRule(rule)
+    rule: describeRule(rule),
+    ...(rule.threshold === undefined ? {} : { threshold: rule.threshold })
   }
 
   // Metrics come from JSON written by arbitrary training code, so the type is not a promise.

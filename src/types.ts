@@ -217,6 +217,8 @@ export interface MetricVerdict {
   delta: number | undefined
   /** Human-readable rule, e.g. "≥ 0.90, Δ ≥ −0.005". */
   rule: string
+  /** The rule's threshold, when it has one (drawn on the trend chart). */
+  threshold?: number
   outcome: MetricOutcome
   /** Why it passed or failed, one sentence. */
   reason: string

@@ -131,6 +131,71 @@ function historyTable(r: ModelResult, gate: GateResult): string {
   ].join('\n')
 }
 
+/** Champions a trend chart shows at most, oldest first, before the candidate. */
+export const CHART_CHAMPIONS = 5
+
+/** A label inside a Mermaid string: names are validated, this keeps it so whatever comes. */
+function mermaidLabel(s: string): string {
+  return s.replace(/["\\\r\n`]/g, ' ').replace(/[<>]/g, '')
+}
+
+/**
+ * Per gated metric, the environment's last champions and this candidate as a Mermaid
+ * `xychart-beta` (bars), the threshold as a line across it. GitHub renders ```mermaid blocks in
+ * comments, summaries and check runs; the table below stays for screen readers. Drawn from the
+ * history the champion lookup already read: no extra call.
+ */
+export function trendCharts(r: ModelResult, gate: GateResult): string[] {
+  const champions = [...(r.history ?? [])]
+    .filter((h) => h.outcome === 'promoted')
+    .slice(0, CHART_CHAMPIONS)
+    .reverse()
+  if (champions.length === 0) return []
+  const charts: string[] = []
+  for (const m of gate.metrics) {
+    if (m.candidate === undefined || !Number.isFinite(m.candidate)) continue
+    const points = champions
+      .map((h) => ({ label: h.sha.slice(0, 7), value: h.metrics[m.metric] }))
+      .filter((p): p is { label: string; value: number } => Number.isFinite(p.value))
+    if (points.length === 0) continue
+    points.push({ label: 'candidate', value: m.candidate })
+    const values = points.map((p) => p.value)
+    const all = m.threshold === undefined ? values : [...values, m.threshold]
+    const [lo, hi] = axisRange(Math.min(...all), Math.max(...all))
+    const env = mermaidLabel(r.environment ?? '')
+    const title = `${mermaidLabel(m.metric)} in ${env}: last champions and the candidate${m.threshold === undefined ? '' : `, threshold ${formatNumber(m.threshold)}`}`
+    const lines = [
+      '```mermaid',
+      'xychart-beta',
+      `  title "${title}"`,
+      `  x-axis [${points.map((p) => `"${mermaidLabel(p.label)}"`).join(', ')}]`,
+      `  y-axis "${mermaidLabel(m.metric)}" ${chartNumber(lo)} --> ${chartNumber(hi)}`,
+      `  bar [${values.map(chartNumber).join(', ')}]`
+    ]
+    if (m.threshold !== undefined) {
+      lines.push(`  line [${points.map(() => chartNumber(m.threshold!)).join(', ')}]`)
+    }
+    lines.push('```')
+    charts.push(lines.join('\n'))
+  }
+  return charts
+}
+
+/** A y range with some air around the data, so close values do not look flat or equal. */
+function axisRange(min: number, max: number): [number, number] {
+  const span = max - min || Math.abs(max) || 1
+  const lo = min - span * 0.1
+  const hi = max + span * 0.1
+  return [min >= 0 && lo < 0 ? 0 : lo, hi]
+}
+
+/** Mermaid reads plain decimals only, never exponent notation. */
+function chartNumber(n: number): string {
+  const short = String(Number(n.toPrecision(6)))
+  if (!short.includes('e')) return short
+  return Math.abs(n) < 1 ? n.toFixed(12) : BigInt(Math.round(n)).toString()
+}
+
 /** One model's section: headline, run link, metric table, notes. */
 export function modelSection(r: ModelResult): string {
   const parts = [`### ${headline(r)}`]
@@ -151,7 +216,10 @@ export function modelSection(r: ModelResult): string {
     parts.push(gateTable(r.gate))
     for (const note of r.gate.notes) parts.push(`> ${text(note)}`)
   }
-  if (r.gate && r.history?.length) parts.push(historyTable(r, r.gate))
+  if (r.gate && r.history?.length) {
+    parts.push(...trendCharts(r, r.gate))
+    parts.push(historyTable(r, r.gate))
+  }
   if (r.verdict === 'error' && r.detail) parts.push(preformatted(r.detail))
   return parts.join('\n\n')
 }
