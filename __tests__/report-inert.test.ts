@@ -1,17 +1,16 @@
 // Untrusted text renders inert: metric names are keys of the JSON the code under test writes,
 // messages and output come from training and remote services. Each report is parsed back with a
 // Markdown parser (GFM tables) to check the structure a reader sees, not only the string.
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
+import { describe, expect, it } from '@jest/globals'
 import MarkdownIt from 'markdown-it'
 import type Token from 'markdown-it/lib/token.mjs'
 import { evaluateGate } from '../src/gate.js'
-import { createOctokit } from '../src/github.js'
 import { consoleLogger, inert } from '../src/log.js'
 import { CheckReporter } from '../src/report/checks.js'
 import { COMMENT_MARKER, mergeSections, parseSections } from '../src/report/comment.js'
 import { code, link, modelSection, renderSummary, text } from '../src/report/markdown.js'
 import type { ModelResult } from '../src/types.js'
-import { FakeGitHub } from '../test/fakes/github-server.js'
+import { useFakeGitHub } from '../test/support/fake-github.js'
 import { quietLogger } from '../test/support/logger.js'
 
 const md = new MarkdownIt({ html: true, linkify: true })
@@ -170,21 +169,11 @@ describe('untrusted text renders inert', () => {
 })
 
 describe('check-run output from untrusted config problems', () => {
-  let fake: FakeGitHub
-  beforeEach(async () => {
-    fake = await FakeGitHub.start()
-  })
-  afterEach(async () => {
-    expect(fake.violations).toEqual([])
-    await fake.close()
-  })
+  const github = useFakeGitHub()
 
   it('lists each problem as one inert list item', async () => {
-    const octokit = createOctokit('ghs_t', {
-      baseUrl: fake.url,
-      log: quietLogger,
-      paceWrites: false
-    })
+    const fake = github.fake()
+    const octokit = github.octokit()
     const checks = new CheckReporter(
       octokit,
       { owner: fake.owner, repo: fake.repo },

@@ -25,6 +25,7 @@ import {
   code,
   link,
   modelSection,
+  reportSections,
   overallVerdict,
   renderPlanMarkdown,
   renderSummary,
@@ -374,9 +375,7 @@ export async function main(): Promise<void> {
     }
   }
   if (octokit && event.pullNumber !== undefined) {
-    const sections = Object.fromEntries(
-      results.filter((r) => r.verdict !== 'skipped').map((r) => [r.model, modelSection(r)])
-    )
+    const sections = reportSections(results, tools.COMMENT_LIMIT - 4096)
     const header = commentHeader(title, event.sha, notes)
     await tools
       .upsertStickyComment(
@@ -415,7 +414,7 @@ export async function main(): Promise<void> {
   }
   const verdict = overallVerdict(results)
   setOutputs(verdict, thePlan.environment, results)
-  await writeSummary(renderSummary({ title, plan: thePlan, results, notes }))
+  await writeSummary(renderSummary({ title, plan: thePlan, results, notes, limit: SUMMARY_LIMIT }))
   if (abort.signal.aborted && !(Date.now() >= deadline))
     throw new Error('workflow cancelled: remote training was cancelled')
   const bad = results.filter((r) => r.verdict === 'fail' || r.verdict === 'error')

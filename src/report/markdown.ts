@@ -224,11 +224,48 @@ export function modelSection(r: ModelResult): string {
   return parts.join('\n\n')
 }
 
+/** Reports on more models than this collapse the passing ones, so failures stand out. */
+export const COLLAPSE_ABOVE = 3
+
+/** A passing model's section folded under its headline. */
+export function collapsedSection(r: ModelResult): string {
+  const body = modelSection(r).replace(/^### .*\n*/, '')
+  // Markdown is not read inside <summary>: the headline's bold and code become HTML there.
+  const summary = headline(r)
+    .replace(/\*\*(.+?)\*\*/g, '<b>$1</b>')
+    .replace(/`([^`]+)`/g, '<code>$1</code>')
+  return `<details><summary>${summary}</summary>\n\n${body}\n\n</details>`
+}
+
+/** A model's headline only, for reports too long to hold every table. */
+export function compactSection(r: ModelResult): string {
+  return `### ${headline(r)}\n\n_The full report on this model is in the job summary._`
+}
+
+/**
+ * The section of each reported model for a report of at most `limit` characters: in full, passing
+ * models collapsed when there are many, and passing models cut to their headline when even that
+ * does not fit. Failing, erroring and pending models always keep their whole section.
+ */
+export function reportSections(results: ModelResult[], limit: number): Record<string, string> {
+  const acted = results.filter((r) => r.verdict !== 'skipped')
+  const collapse = acted.length > COLLAPSE_ABOVE
+  const render = (shrink: (r: ModelResult) => string) =>
+    Object.fromEntries(
+      acted.map((r) => [r.model, r.verdict === 'pass' && collapse ? shrink(r) : modelSection(r)])
+    )
+  const full = render(collapsedSection)
+  const size = Object.values(full).reduce((n, s) => n + s.length + 80, 0)
+  return size <= limit ? full : render(compactSection)
+}
+
 export interface SummaryInput {
   title: string
   plan?: Plan
   results: ModelResult[]
   notes?: string[]
+  /** Characters the report may take (the job summary holds 1 MiB). */
+  limit?: number
 }
 
 export function overallVerdict(results: ModelResult[]): 'pass' | 'fail' | 'skipped' | 'pending' {
@@ -257,7 +294,8 @@ export function renderSummary(input: SummaryInput): string {
       ].join('\n')
     )
   }
-  for (const r of results) if (r.verdict !== 'skipped') out.push(modelSection(r))
+  const sections = reportSections(results, input.limit ?? Infinity)
+  for (const r of results) if (sections[r.model] !== undefined) out.push(sections[r.model]!)
   return out.join('\n\n') + '\n'
 }
 
