@@ -24,6 +24,7 @@ import { plan as makePlan, renderPlan } from './plan.js'
 import {
   code,
   link,
+  downstreamFailures,
   modelSection,
   reportSections,
   overallVerdict,
@@ -323,6 +324,7 @@ export async function main(): Promise<void> {
       maxParallel: inputs.maxParallel ?? config.maxParallel,
       backendFor: (model, env) =>
         tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+      jobBackend: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo }),
       store,
       log,
       signal: abort.signal,
@@ -418,8 +420,11 @@ export async function main(): Promise<void> {
   if (abort.signal.aborted && !(Date.now() >= deadline))
     throw new Error('workflow cancelled: remote training was cancelled')
   const bad = results.filter((r) => r.verdict === 'fail' || r.verdict === 'error')
-  if (bad.length)
-    throw new Error(bad.map((r) => `${r.model} [${r.environment}]: ${r.reason}`).join('\n'))
+  const downstream = downstreamFailures(results)
+  if (bad.length || downstream.length)
+    throw new Error(
+      [...bad.map((r) => `${r.model} [${r.environment}]: ${r.reason}`), ...downstream].join('\n')
+    )
 }
 
 /** The champion store of an action run: GitHub Deployments by default, as the config says. */

@@ -11,7 +11,7 @@ import { formatProblem, loadConfig, loadConfigFile } from './config/load.js'
 import { reconcilePending, runPlan } from './engine.js'
 import { consoleLogger } from './log.js'
 import { plan as makePlan, PlanError, renderPlan } from './plan.js'
-import { overallVerdict, renderText } from './report/markdown.js'
+import { downstreamFailures, overallVerdict, renderText } from './report/markdown.js'
 import type { Config, EventName, Mode } from './types.js'
 
 const USAGE = `Usage: ml-promote <command> [options]
@@ -260,6 +260,7 @@ export async function cli(argv: string[]): Promise<number> {
         checkedOutBranch: event === 'schedule' || event === 'workflow_dispatch' ? branch : undefined
       },
       backendFor: (model, env) => createBackend(model.train[env]!, { env: process.env, log }),
+      jobBackend: (spec) => createBackend(spec, { env: process.env, log }),
       store,
       log,
       signal: abort.signal,
@@ -279,7 +280,12 @@ export async function cli(argv: string[]): Promise<number> {
     if (values.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n')
     else process.stdout.write(renderText({ title, plan: thePlan, results, notes }))
     const verdict = overallVerdict(results)
-    return verdict === 'fail' || results.some((r) => r.verdict === 'error') ? 1 : 0
+    for (const line of downstreamFailures(results)) log.error(line)
+    return verdict === 'fail' ||
+      results.some((r) => r.verdict === 'error') ||
+      downstreamFailures(results).length > 0
+      ? 1
+      : 0
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

@@ -6,8 +6,10 @@ import path from 'node:path'
 import { isTransient } from './backends/http.js'
 import { evaluateGate } from './gate.js'
 import { DEFAULT_MAX_PARALLEL, defaultLocalParallel, limiter } from './limit.js'
+import type { DownstreamJob } from './config/schema.js'
 import type {
   Backend,
+  DownstreamOutcome,
   Candidate,
   Champion,
   Config,
@@ -80,6 +82,8 @@ export interface EngineOptions {
    * (`command`) trainings are also bounded by the runner's cores.
    */
   maxParallel?: number
+  /** The backend of an `on_promote` job (the adapters build it as they build training's). */
+  jobBackend?(spec: TrainSpec): Backend | Promise<Backend>
 }
 
 /**
@@ -134,7 +138,14 @@ export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
       const spec = model.train[item.environment]
       // One model's crash never hides another's result: it becomes that model's error.
       const runIt = () =>
-        all(() => trainAndGate(opts, item, model)).catch((e: unknown): ModelResult => ({
+        all(async () => {
+          const result = await trainAndGate(opts, item, model)
+          const jobs = model.onPromote?.[item.environment!] ?? []
+          if (result.promoted && jobs.length > 0) {
+            result.downstream = await runDownstream(opts, model, item.environment!, jobs)
+          }
+          return result
+        }).catch((e: unknown): ModelResult => ({
           model: item.model,
           environment: item.environment,
           action: item.action,
@@ -180,20 +191,13 @@ async function trainAndGate(
     }
   }
   let backend: WaitingBackend | undefined
-  const ctx: TrainingContext = {
-    repo: context.repo,
-    sha: context.sha,
-    ref: context.ref,
-    environment: env,
-    model: model.name,
-    runId: context.runId,
-    idempotencyKey: idempotencyKey(context.repo, context.sha, model.name, env, context.runId),
-    outputDir: outputDir(model.train[env]!, context, env, model.name),
-    workspace: context.workspace,
-    signal: opts.signal,
-    deadline: opts.deadline,
-    log
-  }
+  const ctx = trainingContext(
+    opts,
+    env,
+    model.name,
+    model.name,
+    outputDir(model.train[env]!, context, env, model.name)
+  )
 
   let run: RemoteRun | undefined
   try {
@@ -492,6 +496,101 @@ export async function reconcilePending(opts: ReconcileOptions): Promise<Reconcil
     }
   }
   return out
+}
+
+/** What a training or a downstream job of `model` in `env` is told; `keyed` names it for idempotency. */
+function trainingContext(
+  opts: EngineOptions,
+  env: string,
+  model: string,
+  keyed: string,
+  dir: string
+): TrainingContext {
+  const { context } = opts
+  return {
+    repo: context.repo,
+    sha: context.sha,
+    ref: context.ref,
+    environment: env,
+    model,
+    runId: context.runId,
+    idempotencyKey: idempotencyKey(context.repo, context.sha, keyed, env, context.runId),
+    outputDir: dir,
+    workspace: context.workspace,
+    signal: opts.signal,
+    deadline: opts.deadline,
+    log: opts.log
+  }
+}
+
+/**
+ * The `on_promote` jobs of a new champion, in order, each through its backend. A failure stops the
+ * ones after it and is reported; the promotion stands (it is recorded before the first job starts).
+ */
+async function runDownstream(
+  opts: EngineOptions,
+  model: ModelConfig,
+  env: string,
+  jobs: DownstreamJob[]
+): Promise<DownstreamOutcome[]> {
+  const { context, log } = opts
+  const outcomes: DownstreamOutcome[] = []
+  for (const job of jobs) {
+    if (outcomes.some((o) => !o.ok)) {
+      outcomes.push({
+        name: job.name,
+        backend: job.backend,
+        ok: false,
+        message: 'not run: an earlier job failed'
+      })
+      continue
+    }
+    const { name, ...rest } = job
+    // Downstream jobs write no metrics; a command job's metrics path is a scratch file never read.
+    const spec = (
+      rest.backend === 'command'
+        ? { ...rest, metrics: path.join('.ml-promote', 'on-promote', `${model.name}-${name}.json`) }
+        : rest
+    ) as TrainSpec
+    const ctx = trainingContext(
+      opts,
+      env,
+      model.name,
+      `${model.name}\0on_promote\0${name}`,
+      path.resolve(context.outputRoot, env, model.name, 'on-promote', name)
+    )
+    let run: RemoteRun | undefined
+    try {
+      if (!opts.jobBackend) throw new Error('this run cannot start on_promote jobs')
+      const backend: WaitingBackend = await opts.jobBackend(spec)
+      run = await backend.start(ctx)
+      log.info(
+        `${model.name} [${env}]: on_promote job ${name} started on ${backend.name}${run.url ? ` — ${run.url}` : ''}`
+      )
+      const status = backend.wait
+        ? await backend.wait(run, ctx)
+        : await waitForRun(backend, run, ctx)
+      const ok = status.state === 'succeeded'
+      outcomes.push({
+        name,
+        backend: backend.name,
+        ok,
+        ...(run.url ? { url: run.url } : {}),
+        ...(ok
+          ? {}
+          : { message: `${status.state.replace('_', ' ')}: ${firstLine(status.message)}` })
+      })
+    } catch (e) {
+      outcomes.push({
+        name,
+        backend: job.backend,
+        ok: false,
+        ...(run?.url ? { url: run.url } : {}),
+        message: (e as Error).message
+      })
+    }
+  }
+  return outcomes
 }
 
 async function cancelQuietly(

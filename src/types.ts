@@ -292,4 +292,15 @@ export interface ModelResult {
   detail?: string
   /** How the pull request changes the way this model is judged (applies after merge). */
   notes?: string[]
+  /** The `on_promote` jobs run after this promotion, in order. */
+  downstream?: DownstreamOutcome[]
+}
+
+export interface DownstreamOutcome {
+  name: string
+  backend: string
+  ok: boolean
+  url?: string
+  /** Why it failed, or what it reported. */
+  message?: string
 }

@@ -483,6 +483,24 @@ function checkCrossFields(source: Source, root: Record<string, unknown>): Resolv
         source.report(['models', name, 'environments', env], 'key', message)
       }
     }
+    const downstream = isRecord(model.on_promote) ? model.on_promote : {}
+    for (const env of Object.keys(downstream)) {
+      if (envNames.length > 0 && !envNames.includes(env)) {
+        const message = `models.${name}.on_promote.${env} names an undeclared environment${didYouMean(env, envNames)}`
+        source.report(['models', name, 'on_promote', env], 'key', message)
+      }
+      const jobs = Array.isArray(downstream[env]) ? (downstream[env] as unknown[]) : []
+      const seen = new Set<string>()
+      jobs.forEach((job, i) => {
+        const jobName = isRecord(job) ? job.name : undefined
+        if (typeof jobName !== 'string') return
+        if (seen.has(jobName)) {
+          const message = `models.${name}.on_promote.${env} has two jobs named ${quote(jobName)}`
+          source.report(['models', name, 'on_promote', env, i, 'name'], 'value', message)
+        }
+        seen.add(jobName)
+      })
+    }
     const specs = new Map<string, TrainSpec>()
     for (const env of envNames) {
       const spec = resolveTrain(source, name, env, model.train, overrides[env])
@@ -594,7 +612,8 @@ function normalise(source: Source, raw: RawConfig, resolved: Resolved): Config {
       ...(model.metric_names === undefined ? {} : { metricNames: model.metric_names }),
       train: Object.fromEntries(envNames.map((env) => [env, specs.get(env) as TrainSpec])),
       defaultTrain: model.train,
-      gate
+      gate,
+      ...(Object.keys(model.on_promote ?? {}).length > 0 ? { onPromote: model.on_promote } : {})
     }
   })
   return {

@@ -130,6 +130,19 @@ export const trainSpec = z.discriminatedUnion('backend', [
 
 export const BACKENDS = ['command', 'databricks', 'github-workflow', 'airflow'] as const
 
+/**
+ * A job run right after a model becomes an environment's champion (refresh batch inference, update
+ * a serving endpoint, restart monitoring): any backend, as `train`, but it writes no metrics.
+ */
+export const downstreamJob = z
+  .discriminatedUnion('backend', [
+    commandTrain.omit({ metrics: true }).extend({ name }),
+    databricksTrain.extend({ name }),
+    githubWorkflowTrain.extend({ name }),
+    airflowTrain.extend({ name })
+  ])
+  .describe('A downstream job: `name` plus a train spec (no metrics are read).')
+
 /** Per-environment overrides: any train field; a different `backend` replaces the default. */
 export const trainOverride = z
   .record(z.string(), z.unknown())
@@ -198,6 +211,12 @@ export const modelSpec = z.strictObject({
     .record(z.string(), trainOverride)
     .default({})
     .describe('Per-environment overrides of `train`, keyed by environment name.'),
+  on_promote: z
+    .record(z.string(), z.array(downstreamJob))
+    .default({})
+    .describe(
+      'Jobs run, in order, right after the model becomes the champion of an environment, keyed by environment name. A failing one fails the run but never undoes the promotion.'
+    ),
   gate: z
     .record(metricName, metricRule)
     .refine((g) => Object.keys(g).length > 0, 'must name at least one metric')
@@ -243,6 +262,7 @@ export type DatabricksTrainSpec = z.infer<typeof databricksTrain>
 export type GithubWorkflowTrainSpec = z.infer<typeof githubWorkflowTrain>
 export type AirflowTrainSpec = z.infer<typeof airflowTrain>
 export type MetricRule = z.infer<typeof metricRule>
+export type DownstreamJob = z.infer<typeof downstreamJob>
 export type ChampionsSpec = z.infer<typeof championsSpec>
 
 export interface EnvironmentConfig {
@@ -260,6 +280,8 @@ export interface ModelConfig {
   /** The model's own `train` before per-environment overrides. */
   defaultTrain: TrainSpec
   gate: Record<string, MetricRule>
+  /** `on_promote`: downstream jobs per environment, run in order after a promotion. */
+  onPromote?: Record<string, DownstreamJob[]>
 }
 
 /** A validated config, normalised for the engine. */

@@ -211,6 +211,11 @@ export function modelSection(r: ModelResult): string {
     )
   }
   if (r.durationMs !== undefined) facts.push(`Took ${Math.round(r.durationMs / 100) / 10} s.`)
+  for (const d of r.downstream ?? []) {
+    facts.push(
+      `on_promote ${code(d.name)}: ${d.ok ? `${ICON.pass} done` : `${ICON.error} ${text(d.message ?? 'failed')}`}${d.url ? ` (${link('run', d.url)})` : ''}`
+    )
+  }
   if (facts.length) parts.push(facts.join('  \n'))
   if (r.gate) {
     parts.push(gateTable(r.gate))
@@ -257,6 +262,21 @@ export function reportSections(results: ModelResult[], limit: number): Record<st
   const full = render(collapsedSection)
   const size = Object.values(full).reduce((n, s) => n + s.length + 80, 0)
   return size <= limit ? full : render(compactSection)
+}
+
+/**
+ * One line per failed `on_promote` job. The promotion stands: the run fails so that someone looks,
+ * and the README says how to re-run the job or roll back.
+ */
+export function downstreamFailures(results: ModelResult[]): string[] {
+  return results.flatMap((r) =>
+    (r.downstream ?? [])
+      .filter((d) => !d.ok)
+      .map(
+        (d) =>
+          `${r.model} [${r.environment}]: promoted, but its on_promote job ${d.name} failed: ${d.message ?? 'failed'}${d.url ? ` (${d.url})` : ''}; the new champion stays`
+      )
+  )
 }
 
 export interface SummaryInput {
@@ -313,6 +333,8 @@ export function renderText(input: SummaryInput): string {
     )
     for (const note of r.notes ?? []) lines.push(`  note: ${note}`)
     if (r.run?.url) lines.push(`  run: ${r.run.url}`)
+    for (const d of r.downstream ?? [])
+      lines.push(`  on_promote ${d.name}: ${d.ok ? 'done' : `FAILED - ${d.message ?? ''}`}`)
     if (r.gate) {
       const table = [['metric', 'candidate', 'champion', 'delta', 'rule', 'result']]
       for (const m of r.gate.metrics) {
