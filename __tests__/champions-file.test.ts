@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { FileChampionStore, type StoreFs } from '../src/champions/file.js'
-import type { Candidate, GateResult } from '../src/types.js'
+import { CLAIM_TTL_MS, type Candidate, type GateResult } from '../src/types.js'
 
 let root: string
 let counter = 0
@@ -272,18 +272,36 @@ describe('trainings started without waiting', () => {
     deadline: Date.UTC(2025, 0, 6, 15)
   })
 
-  it('are listed per (model, environment) until resolved, and survive a new instance', async () => {
+  it('are all listed from one read until resolved, and survive a new instance', async () => {
     const dir = freshDir()
     const store = new FileChampionStore(dir)
     const a = await store.addPending(record('11'))
     await store.addPending(record('12', 'production'))
-    expect((await store.pending('fraud-detector', 'staging')).map((p) => p.run.id)).toEqual(['11'])
+    expect((await store.pending()).map((p) => [p.environment, p.run.id])).toEqual([
+      ['staging', '11'],
+      ['production', '12']
+    ])
     const again = new FileChampionStore(dir)
-    expect(await again.pending('fraud-detector', 'production')).toHaveLength(1)
     await again.resolvePending(a)
-    expect(await store.pending('fraud-detector', 'staging')).toEqual([])
-    expect(await store.pending('fraud-detector', 'production')).toHaveLength(1)
+    expect((await store.pending()).map((p) => p.run.id)).toEqual(['12'])
     expect(await store.champion('fraud-detector', 'staging')).toBeUndefined()
+  })
+
+  it('one process at a time holds the claim on a training; a stale claim is taken over', async () => {
+    const dir = freshDir()
+    const one = new FileChampionStore(dir)
+    const two = new FileChampionStore(dir)
+    const p = await one.addPending(record('31'))
+    const claims = await Promise.all([one.claimPending(p), two.claimPending(p)])
+    expect(claims.filter(Boolean)).toHaveLength(1)
+    expect(await two.claimPending(p)).toBe(false)
+    // A claim left by a killed process grows old: the next reconcile takes it over.
+    const old = new Date(Date.now() - CLAIM_TTL_MS - 1000)
+    await fs.utimes(path.join(dir, 'claims', p.id), old, old)
+    expect(await two.claimPending(p)).toBe(true)
+    await two.resolvePending(p)
+    expect(await one.claimPending(p)).toBe(false)
+    await expect(fs.readdir(path.join(dir, 'claims'))).resolves.toEqual([])
   })
 
   it('a re-run that attached to the same remote run replaces its record instead of adding one', async () => {
@@ -294,7 +312,7 @@ describe('trainings started without waiting', () => {
       startedAt: '2025-01-06T09:05:00.000Z'
     })
     expect(second.id).toBe(first.id)
-    const listed = await store.pending('fraud-detector', 'staging')
+    const listed = await store.pending()
     expect(listed).toHaveLength(1)
     expect(listed[0]!.startedAt).toBe('2025-01-06T09:05:00.000Z')
   })

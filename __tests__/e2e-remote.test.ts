@@ -203,7 +203,13 @@ describe('wait: false — no runner held while the model trains', () => {
     expect(fake.runsStarted).toBe(1)
     // Only the start and one look for the run page were made: nothing waited.
     expect(fake.callsTo('runs/get').length).toBeLessThanOrEqual(1)
+    // Recorded apart from the history, in the one environment every pending training shares.
     expect(github.deployments).toHaveLength(1)
+    expect(github.deployments[0]).toMatchObject({
+      environment: 'ml-promote-pending',
+      task: 'ml-promote:pending',
+      sha: head
+    })
     expect(github.deployments[0]!.statuses[0]!.state).toBe('in_progress')
     expect(github.comments[0]!.body).toContain('is training in `staging`')
 
@@ -215,11 +221,20 @@ describe('wait: false — no runner held while the model trains', () => {
     expect(github.comments[0]!.body).toContain(
       `## ml-promote: gate in staging\n\nCommit \`${head.slice(0, 7)}\``
     )
-    expect(github.deployments[0]!.statuses.at(-1)!.state).toBe('inactive')
+    // Concluded: claimed once, marked inactive, then deleted, so it is never listed again.
+    expect(github.deployments).toHaveLength(0)
+    const states = github.deletedDeployments[0]!.statuses.map((x) => x.state)
+    expect(states.slice(-2)).toEqual(['in_progress', 'inactive'])
+    expect(
+      github.deletedDeployments[0]!.statuses.filter((x) =>
+        x.description?.startsWith('ml-promote claim')
+      )
+    ).toHaveLength(1)
     expect(fake.runsStarted).toBe(1)
 
     // Nothing is left: another reconcile asks Databricks nothing.
     const polls = fake.callsTo('runs/get').length
+    const callsBefore = github.calls.length
     const idle = await runAction({
       workspace: ws.dir,
       event: 'schedule',
@@ -229,6 +244,7 @@ describe('wait: false — no runner held while the model trains', () => {
     })
     expect(idle.code).toBe(0)
     expect(fake.callsTo('runs/get').length).toBe(polls)
+    expect(github.calls.length - callsBefore).toBe(1)
     expect(idle.summary).toContain('No training was waiting')
   })
 
@@ -249,14 +265,9 @@ describe('wait: false — no runner held while the model trains', () => {
     )
     expect(promoted).toMatchObject({ sha: ws.sha, environment: 'staging' })
     expect(promoted!.statuses[0]!.state).toBe('success')
-    const champions = await runAction({
-      workspace: ws.dir,
-      event: 'schedule',
-      payload: {},
-      inputs: { mode: 'reconcile', 'github-token': TOKEN },
-      env: { ...env(), ...gh() }
-    })
-    expect(champions.summary).toMatch(/\| fraud-detector \| staging \| `[0-9a-f]{7}` \|/)
+    expect((promoted!.payload as { pending_id?: string }).pending_id).toBe(
+      String(github.deletedDeployments[0]!.id)
+    )
   })
 })
 

@@ -39,6 +39,7 @@ const OPERATIONS = [
   'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
   'GET /repos/{owner}/{repo}/deployments',
   'POST /repos/{owner}/{repo}/deployments',
+  'DELETE /repos/{owner}/{repo}/deployments/{deployment_id}',
   'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
   'POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
   'POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches',

@@ -16,7 +16,7 @@ import {
   type Judging,
   type Locate
 } from './config/judging.js'
-import { reconcilePending, runPlan } from './engine.js'
+import { reconcilePending, runPlan, type Reconciled } from './engine.js'
 import type { Octokit, RepoRef } from './github.js'
 import { getInputs, repoRef } from './inputs.js'
 import { actionLogger } from './log.js'
@@ -32,7 +32,15 @@ import {
   renderSummary,
   text
 } from './report/markdown.js'
-import type { Config, ConfigProblem, EventName, Logger, ModelResult, PlanInput } from './types.js'
+import type {
+  Config,
+  ConfigProblem,
+  EventName,
+  Logger,
+  ModelResult,
+  PendingTraining,
+  PlanInput
+} from './types.js'
 
 /**
  * The GitHub client and everything built on it, loaded on first use: validating a config (and
@@ -50,6 +58,15 @@ async function githubTools() {
 }
 
 const EVENTS: EventName[] = ['pull_request', 'push', 'schedule', 'workflow_dispatch']
+/** Events a remote training sends when it ends: `mode: reconcile` concludes the one they name. */
+const CALLBACK_EVENTS = ['workflow_run', 'repository_dispatch'] as const
+type CallbackEvent = (typeof CALLBACK_EVENTS)[number]
+/** The `repository_dispatch` event type of a completion callback. */
+export const CALLBACK_EVENT_TYPE = 'ml-promote-training-ended'
+
+function isCallbackEvent(name: string): name is CallbackEvent {
+  return (CALLBACK_EVENTS as readonly string[]).includes(name)
+}
 /** The step summary is capped at 1 MiB by the runner. */
 const SUMMARY_LIMIT = 1024 * 1024 - 1024
 
@@ -58,7 +75,7 @@ const SUMMARY_LIMIT = 1024 * 1024 - 1024
 type Payload = Record<string, any>
 
 interface EventFacts {
-  name: EventName
+  name: EventName | CallbackEvent
   payload: Payload
   /** Commit whose code is trained (PR: its head). */
   sha: string
@@ -76,8 +93,20 @@ function eventFacts(workspace: string): EventFacts {
   const payload = (
     eventPath && existsSync(eventPath) ? JSON.parse(readFileSync(eventPath, 'utf8')) : {}
   ) as Payload
+  if (isCallbackEvent(eventName)) {
+    const ref = process.env.GITHUB_REF || ''
+    return {
+      name: eventName,
+      payload,
+      sha: gitHead(workspace) ?? process.env.GITHUB_SHA ?? '',
+      ref,
+      branch: ref.replace(/^refs\/heads\//, '')
+    }
+  }
   if (!EVENTS.includes(name)) {
-    throw new Error(`ml-promote runs on ${EVENTS.join(', ')}; this workflow ran on "${eventName}"`)
+    throw new Error(
+      `ml-promote runs on ${EVENTS.join(', ')} (and, with mode reconcile, on ${CALLBACK_EVENTS.join(' or ')}); this workflow ran on "${eventName}"`
+    )
   }
   if (name === 'pull_request') {
     const pr = payload.pull_request
@@ -161,6 +190,13 @@ export async function main(): Promise<void> {
       "mode reconcile concludes trainings with the repository's own config; run it on schedule, workflow_dispatch or a callback event, not on a pull request"
     )
   }
+  const callback = isCallbackEvent(process.env.GITHUB_EVENT_NAME ?? '')
+  if (callback && inputs.mode === 'auto') inputs.mode = 'reconcile'
+  if (callback && inputs.mode !== 'reconcile' && inputs.mode !== 'validate') {
+    throw new Error(
+      `on ${process.env.GITHUB_EVENT_NAME} ml-promote only concludes the training the event names (mode reconcile); mode ${inputs.mode} is not for this event`
+    )
+  }
   const started = Date.now()
   const deadline = started + inputs.timeoutMinutes * 60_000
   // Paths GitHub knows (annotations, the contents API, changed files) are relative to the
@@ -227,8 +263,10 @@ export async function main(): Promise<void> {
     config = judging.config
   }
   if (inputs.mode === 'reconcile') {
-    return reconcileRun({ config, octokit, tools, repo, workspace, log })
+    return reconcileRun({ config, octokit, tools, repo, workspace, log, event })
   }
+  if (isCallbackEvent(event.name))
+    throw new Error(`mode ${inputs.mode} cannot run on ${event.name}`)
   const repoFiles =
     octokit && !fork
       ? await tools.changedFiles(octokit, repo, { name: event.name, payload: event.payload }, log)
@@ -603,9 +641,59 @@ function gitShow(dir: string, sha: string, file: string): string | undefined {
 type GithubTools = Awaited<ReturnType<typeof githubTools>>
 
 /**
- * `mode: reconcile` (e.g. on a cron every few minutes): concludes the trainings that `wait: false`
- * runs left behind — one status call each, nothing awaited — completing their check runs and
- * pull request comments and promoting passing retrains; then reports every champion.
+ * The training a completion callback names, as a filter on the recorded pending trainings; the
+ * callback only says which one to look at, the backend says how it ended. Undefined: not a
+ * callback (schedule, manual run): every pending training is looked at.
+ */
+function callbackMatch(
+  event: EventFacts,
+  log: Logger
+): { describe: string; matches: (p: PendingTraining) => boolean } | undefined {
+  const payload = event.payload
+  if (event.name === 'workflow_run') {
+    const run = payload.workflow_run as { id?: unknown; name?: unknown } | undefined
+    if (payload.action !== 'completed' || typeof run?.id !== 'number') {
+      log.notice(
+        `workflow_run ${String(payload.action)} is not a completion; listen on \`workflow_run: { types: [completed] }\``
+      )
+      return { describe: 'a workflow run that has not completed', matches: () => false }
+    }
+    const id = String(run.id)
+    return {
+      describe: `workflow run ${id}`,
+      matches: (p) => p.run.backend === 'github-workflow' && p.run.id === id
+    }
+  }
+  if (event.name === 'repository_dispatch') {
+    const c = (payload.client_payload ?? {}) as Record<string, unknown>
+    const str = (v: unknown): string | undefined =>
+      typeof v === 'string' && v ? v : typeof v === 'number' ? String(v) : undefined
+    const backend = str(c.backend)
+    const runId = str(c.run_id)
+    if (payload.action !== CALLBACK_EVENT_TYPE || !backend || !runId) {
+      throw new Error(
+        `a completion callback is a repository_dispatch of type ${CALLBACK_EVENT_TYPE} whose client_payload names "backend" and "run_id" (got type ${JSON.stringify(payload.action)}, keys ${JSON.stringify(Object.keys(c))})`
+      )
+    }
+    const model = str(c.model)
+    const environment = str(c.environment)
+    return {
+      describe: `${backend} run ${runId}`,
+      matches: (p) =>
+        p.run.backend === backend &&
+        p.run.id === runId &&
+        (model === undefined || p.model === model) &&
+        (environment === undefined || p.environment === environment)
+    }
+  }
+  return undefined
+}
+
+/**
+ * `mode: reconcile`, on a completion callback (`workflow_run`, `repository_dispatch`) or a rare
+ * safety cron: concludes the trainings that `wait: false` runs left behind — one status call each,
+ * nothing awaited — completing their check runs and pull request comments and promoting passing
+ * retrains. With nothing pending it costs one read, whatever the number of models.
  */
 async function reconcileRun(r: {
   config: Config
@@ -614,8 +702,10 @@ async function reconcileRun(r: {
   repo: RepoRef
   workspace: string
   log: Logger
+  event: EventFacts
 }): Promise<void> {
-  const { config, octokit, tools, repo, workspace, log } = r
+  const { config, octokit, tools, repo, workspace, log, event } = r
+  const match = callbackMatch(event, log)
   const store = await actionStore(
     config,
     octokit,
@@ -623,81 +713,68 @@ async function reconcileRun(r: {
     path.resolve(workspace, '.ml-promote'),
     log
   )
-  const reconciled = await core.group('Reconcile trainings started without waiting', () =>
-    reconcilePending({
-      config,
-      store,
-      backendFor: (model, env) =>
-        tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
-      log,
-      signal: new AbortController().signal,
-      workspace,
-      repo: `${repo.owner}/${repo.repo}`,
-      outputRoot: path.join(
-        process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
-        'ml-promote-out'
-      )
+  const report = async ({ pending: p, result }: Reconciled): Promise<void> => {
+    if (!octokit) return
+    const checks = new tools.CheckReporter(octokit, repo, p.sha, log, {
+      detailsUrl: p.run.url ?? runUrl()
     })
-  )
-  const concluded = reconciled.filter((x) => x.concluded)
-  if (octokit) {
-    for (const { pending: p, result } of concluded) {
-      const checks = new tools.CheckReporter(octokit, repo, p.sha, log, {
-        detailsUrl: p.run.url ?? runUrl()
+    await checks
+      .complete(p.model, {
+        conclusion: result.verdict === 'pass' ? 'success' : 'failure',
+        title: result.reason.slice(0, 200),
+        summary: modelSection(result)
       })
-      await checks
-        .complete(p.model, {
-          conclusion: result.verdict === 'pass' ? 'success' : 'failure',
-          title: result.reason.slice(0, 200),
-          summary: modelSection(result)
-        })
-        .catch((e) =>
-          log.warning(`could not complete the check for ${p.model}: ${(e as Error).message}`)
+      .catch((e) =>
+        log.warning(`could not complete the check for ${p.model}: ${(e as Error).message}`)
+      )
+    if (p.pullNumber !== undefined) {
+      await tools
+        .upsertStickyComment(
+          octokit,
+          repo,
+          p.pullNumber,
+          tools.mergeSections(undefined, { [p.model]: modelSection(result) }),
+          commentHeader(`gate in ${p.environment}`, p.sha, []),
+          log
         )
-      if (p.pullNumber !== undefined) {
-        await tools
-          .upsertStickyComment(
-            octokit,
-            repo,
-            p.pullNumber,
-            tools.mergeSections(undefined, { [p.model]: modelSection(result) }),
-            commentHeader(`gate in ${p.environment}`, p.sha, []),
-            log
-          )
-          .catch((e) =>
-            log.warning(`could not update the pull request comment: ${(e as Error).message}`)
-          )
-      }
+        .catch((e) =>
+          log.warning(`could not update the pull request comment: ${(e as Error).message}`)
+        )
     }
+  }
+  const reconciled = await core.group(
+    match ? `Conclude ${match.describe}` : 'Reconcile trainings started without waiting',
+    () =>
+      reconcilePending({
+        config,
+        store,
+        backendFor: (model, env) =>
+          tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+        log,
+        signal: new AbortController().signal,
+        workspace,
+        repo: `${repo.owner}/${repo.repo}`,
+        outputRoot: path.join(
+          process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
+          'ml-promote-out'
+        ),
+        ...(match ? { only: match.matches } : {}),
+        report
+      })
+  )
+  if (match && reconciled.length === 0) {
+    log.notice(
+      `no training started without waiting matches ${match.describe}; nothing was concluded`
+    )
   }
   const results = reconciled.map((x) => x.result)
-  const lines = [
-    renderSummary({
-      title: 'reconcile',
-      results,
-      notes: results.length ? [] : ['No training was waiting to be concluded.']
-    }).trimEnd(),
-    '',
-    '### Champions',
-    '',
-    '| Model | Environment | Champion | Promoted | Metrics |',
-    '| --- | --- | --- | --- | --- |'
-  ]
-  for (const m of config.models) {
-    for (const e of config.environments) {
-      const c = await store.champion(m.name, e.name)
-      const metrics = c
-        ? Object.entries(c.metrics)
-            .map(([k, v]) => text(`${k}=${v}`))
-            .join(', ')
-        : ''
-      lines.push(
-        `| ${text(m.name)} | ${text(e.name)} | ${c ? code(c.sha.slice(0, 7)) : 'none yet'} | ${text(c?.promotedAt.slice(0, 10) ?? '—')} | ${metrics} |`
-      )
-    }
-  }
+  const empty = match
+    ? `No pending training matches ${text(match.describe)}.`
+    : 'No training was waiting to be concluded.'
   setOutputs(overallVerdict(results), undefined, results)
-  await writeSummary(lines.join('\n') + '\n')
+  await writeSummary(
+    renderSummary({ title: 'reconcile', results, notes: results.length ? [] : [empty] })
+  )
   const bad = results.filter((x) => x.verdict === 'fail' || x.verdict === 'error')
   if (bad.length)
     throw new Error(bad.map((x) => `${x.model} [${x.environment}]: ${x.reason}`).join('\n'))

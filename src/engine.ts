@@ -21,10 +21,11 @@ import type {
   RemoteRun,
   RunStatus,
   PendingTraining,
+  Promotion,
   TrainingContext,
   TrainSpec
 } from './types.js'
-import { TrainingError } from './types.js'
+import { CLAIM_TTL_MS, TrainingError } from './types.js'
 import type { ChampionStore } from './types.js'
 import { waitForRun } from './wait.js'
 
@@ -293,6 +294,8 @@ interface Conclusion {
   champion: Champion | undefined
   status: RunStatus
   begun: number
+  /** The pending training concluded, recorded with the outcome. */
+  pendingId?: string
 }
 
 /** A finished training: read its metrics, gate them, and promote or reject when retraining. */
@@ -329,7 +332,8 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
     sha: ctx.sha,
     ref: ctx.ref,
     runId: ctx.runId,
-    runUrl: run.url
+    runUrl: run.url,
+    ...(c.pendingId ? { pendingId: c.pendingId } : {})
   }
   let promoted = false
   if (item.action === 'retrain') {
@@ -396,106 +400,194 @@ export interface ReconcileOptions {
   repo: string
   outputRoot: string
   now?: () => number
+  /**
+   * A completion callback names one training: only the recorded pending trainings it matches are
+   * looked at. What concludes them is still the backend's own answer, never the callback's.
+   */
+  only?: (p: PendingTraining) => boolean
+  /**
+   * Reports a concluded training (check run, pull request comment). Runs before its record is
+   * removed, so a reconcile killed in between leaves the record for the next one to finish.
+   */
+  report?: (r: Reconciled) => Promise<void>
 }
 
 export interface Reconciled {
   pending: PendingTraining
   result: ModelResult
-  /** False while the training still runs: the record stays for the next reconcile. */
+  /** False while the training still runs, or while another reconcile concludes it. */
   concluded: boolean
+  /** Another reconcile holds the claim on it: this one wrote nothing. */
+  elsewhere?: boolean
 }
 
 /**
- * Looks once at every training started with `wait: false`; each one that has ended is gated
- * (with the gate recorded when it started) and, for a retrain, promoted or rejected. One status
- * call per pending training: nothing waits, so a reconcile run holds a runner for seconds.
+ * Looks once at every training started with `wait: false`; each one that has ended is claimed,
+ * gated (with the gate recorded when it started) and, for a retrain, promoted or rejected. One
+ * status call per pending training: nothing waits, so a reconcile run holds a runner for seconds.
+ *
+ * Exactly once: of reconciles racing on one training, only the claim holder writes; its outcome
+ * is recorded under the training's id, so one that resumes after a killed reconcile reuses the
+ * recorded outcome instead of recording a second one.
  */
 export async function reconcilePending(opts: ReconcileOptions): Promise<Reconciled[]> {
   const { store, log } = opts
   if (!store.pending || !store.resolvePending) return []
   const now = opts.now ?? Date.now
+  const all = await store.pending()
+  const chosen = opts.only ? all.filter(opts.only) : all
   const out: Reconciled[] = []
-  for (const model of opts.config.models) {
-    for (const { name: env } of opts.config.environments) {
-      if (!model.train[env]) continue
-      for (const p of await store.pending(model.name, env)) {
-        const ctx: TrainingContext = {
-          repo: opts.repo,
-          sha: p.sha,
-          ref: p.ref,
-          environment: env,
-          model: model.name,
-          runId: p.runId,
-          idempotencyKey: idempotencyKey(opts.repo, p.sha, model.name, env, p.runId),
-          outputDir: path.resolve(opts.outputRoot, env, model.name),
-          workspace: opts.workspace,
-          signal: opts.signal,
-          deadline: p.deadline,
-          log
-        }
-        const begun = Date.parse(p.startedAt)
-        const base = {
-          model: model.name,
-          environment: env,
-          action: p.action,
-          promoted: false,
-          run: runView(p.run)
-        }
-        let result: ModelResult
-        let concluded = true
-        try {
-          const backend = await opts.backendFor(model, env)
-          let status = await backend.status(p.run, ctx)
-          if (status.state === 'queued' || status.state === 'running') {
-            if (now() < p.deadline) {
-              concluded = false
-              out.push({
-                pending: p,
-                concluded,
-                result: {
-                  ...base,
-                  verdict: 'pending',
-                  reason: `still ${status.state} on ${backend.name}`,
-                  durationMs: now() - begun
-                }
-              })
-              continue
-            }
-            status = {
-              state: 'timed_out',
-              message: `not finished by its deadline (${new Date(p.deadline).toISOString()})`
-            }
-          }
-          const champion = await store.champion(model.name, env)
-          result = await conclude({
-            store,
-            item: { action: p.action },
-            model,
-            gate: p.gate,
-            backend,
-            run: p.run,
-            ctx,
-            champion,
-            status,
-            begun
-          })
-        } catch (e) {
-          const err = e as Error
-          // A passing fault must not lose the training: it stays pending for the next reconcile.
-          concluded = !isTransient(e)
-          result = {
-            ...base,
-            verdict: concluded ? 'error' : 'pending',
-            reason: `${concluded ? '' : 'will retry: '}${err.message}${p.run.url && !err.message.includes(p.run.url) ? ` (${p.run.url})` : ''}`
-          }
-        }
-        if (concluded) await store.resolvePending(p)
-        log.info(`${model.name} [${env}]: ${result.verdict} — ${result.reason}`)
-        out.push({ pending: p, result, concluded })
-      }
-    }
+  for (const p of chosen) {
+    const r = await reconcileOne(opts, p, now)
+    log.info(`${p.model} [${p.environment}]: ${r.result.verdict} — ${r.result.reason}`)
+    out.push(r)
   }
   return out
+}
+
+async function reconcileOne(
+  opts: ReconcileOptions,
+  p: PendingTraining,
+  now: () => number
+): Promise<Reconciled> {
+  const { store, log } = opts
+  const env = p.environment
+  const model = opts.config.models.find((m) => m.name === p.model)
+  const ctx: TrainingContext = {
+    repo: opts.repo,
+    sha: p.sha,
+    ref: p.ref,
+    environment: env,
+    model: p.model,
+    runId: p.runId,
+    idempotencyKey: idempotencyKey(opts.repo, p.sha, p.model, env, p.runId),
+    outputDir: path.resolve(opts.outputRoot, env, p.model),
+    workspace: opts.workspace,
+    signal: opts.signal,
+    deadline: p.deadline,
+    log
+  }
+  const begun = Date.parse(p.startedAt)
+  const base = {
+    model: p.model,
+    environment: env,
+    action: p.action,
+    sha: p.sha,
+    promoted: false,
+    run: runView(p.run)
+  }
+  const waiting = (reason: string, elsewhere = false): Reconciled => ({
+    pending: p,
+    concluded: false,
+    ...(elsewhere ? { elsewhere } : {}),
+    result: { ...base, verdict: 'pending', reason, durationMs: now() - begun }
+  })
+  let claimedAt: number | undefined
+  // Writes stop once half the claim's life is gone: a claim older than that may be taken over.
+  const stillMine = (): void => {
+    if (claimedAt !== undefined && now() - claimedAt > CLAIM_TTL_MS / 2) {
+      throw new ClaimLapsed()
+    }
+  }
+  const claim = async (): Promise<boolean> => {
+    if (!store.claimPending) return true
+    if (!(await store.claimPending(p))) return false
+    claimedAt = now()
+    return true
+  }
+  let result: ModelResult
+  try {
+    try {
+      if (!model || !model.train[env]) {
+        throw new TrainingError(
+          `${p.model} ${model ? `no longer trains in ${env}` : 'is no longer in the config'}; the training started at ${p.startedAt} is concluded without a gate`
+        )
+      }
+      const backend = await opts.backendFor(model, env)
+      let status = await backend.status(p.run, ctx)
+      if (status.state === 'queued' || status.state === 'running') {
+        if (now() < p.deadline) return waiting(`still ${status.state} on ${backend.name}`)
+        status = {
+          state: 'timed_out',
+          message: `not finished by its deadline (${new Date(p.deadline).toISOString()})`
+        }
+      }
+      if (!(await claim())) return waiting('another reconcile is concluding it', true)
+      const recorded = (await store.history(p.model, env)).find(
+        (h) => h.candidate.pendingId === p.id
+      )
+      if (recorded) {
+        result = recordedResult(base, recorded, env)
+      } else {
+        const champion = await store.champion(p.model, env)
+        stillMine()
+        result = await conclude({
+          store,
+          item: { action: p.action },
+          model,
+          gate: p.gate,
+          backend,
+          run: p.run,
+          ctx,
+          champion,
+          status,
+          begun,
+          pendingId: p.id
+        })
+      }
+    } catch (e) {
+      if (e instanceof ClaimLapsed) throw e
+      // A passing fault (a backend that is down, a 5xx) must not lose the training.
+      if (isTransient(e)) return waiting(`will retry: ${withUrl((e as Error).message, p.run)}`)
+      if (claimedAt === undefined && !(await claim())) {
+        return waiting('another reconcile is concluding it', true)
+      }
+      result = {
+        ...base,
+        verdict: 'error',
+        reason: withUrl((e as Error).message, p.run),
+        ...(e instanceof TrainingError && e.detail ? { detail: e.detail } : {})
+      }
+    }
+    const done: Reconciled = { pending: p, result, concluded: true }
+    stillMine()
+    await opts.report?.(done)
+    stillMine()
+    await store.resolvePending!(p)
+    return done
+  } catch (e) {
+    if (!(e instanceof ClaimLapsed)) throw e
+    log.warning(
+      `${p.model} [${env}]: this reconcile took longer than its claim allows; the next one finishes concluding it`
+    )
+    return waiting('left for the next reconcile: its claim ran out')
+  }
+}
+
+class ClaimLapsed extends Error {}
+
+function withUrl(message: string, run: RemoteRun): string {
+  return `${message}${run.url && !message.includes(run.url) ? ` (${run.url})` : ''}`
+}
+
+/** A training whose outcome an earlier, interrupted reconcile already recorded. */
+function recordedResult(
+  base: Pick<ModelResult, 'model' | 'environment' | 'action' | 'sha' | 'run'>,
+  recorded: Promotion,
+  env: string
+): ModelResult {
+  const promoted = recorded.outcome === 'promoted'
+  const failed = recorded.gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
+  return {
+    ...base,
+    verdict: recorded.gate.verdict,
+    reason: promoted
+      ? `promoted to champion of ${env}`
+      : `gate failed on ${failed.join(', ')}; the ${env} champion stays`,
+    metrics: recorded.candidate.metrics,
+    gate: recorded.gate,
+    promoted
+  }
 }
 
 /** What a training or a downstream job of `model` in `env` is told; `keyed` names it for idempotency. */

@@ -140,6 +140,8 @@ export interface Candidate {
   ref: string
   runId: string
   runUrl?: string
+  /** The pending training this candidate concludes (`wait: false`): a repair never records it twice. */
+  pendingId?: string
 }
 
 /** The champion a promoted candidate becomes. */
@@ -189,13 +191,27 @@ export interface PendingTraining {
   deadline: number
 }
 
+/**
+ * How long a reconcile's claim on a pending training holds. A reconcile killed mid-way leaves its
+ * claim behind; the first reconcile after this long repairs what it left half done.
+ */
+export const CLAIM_TTL_MS = 10 * 60_000
+
 /** Where champions and the promotion history live. One implementation per file in src/champions/. */
 export interface ChampionStore {
   readonly name: string
-  /** Record a training started without waiting (stores that cannot hold them omit these three). */
+  /** Record a training started without waiting (stores that cannot hold them omit these four). */
   addPending?(p: Omit<PendingTraining, 'id'>): Promise<PendingTraining>
-  /** Unconcluded trainings of (model, environment), oldest first. */
-  pending?(model: string, environment: string): Promise<PendingTraining[]>
+  /**
+   * Every unconcluded training of every model, oldest first. Kept apart from the history, so it
+   * costs one or two reads whatever the number of models and the length of the history.
+   */
+  pending?(): Promise<PendingTraining[]>
+  /**
+   * Claims the concluding of `p` for this process. False when another reconcile holds a claim
+   * younger than CLAIM_TTL_MS, or the training is no longer pending.
+   */
+  claimPending?(p: PendingTraining): Promise<boolean>
   /** The training is concluded (its outcome is recorded by promote/reject or the check run). */
   resolvePending?(p: PendingTraining): Promise<void>
   champion(model: string, environment: string): Promise<Champion | undefined>

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import * as nodeFs from 'node:fs/promises'
 import path from 'node:path'
 import {
+  CLAIM_TTL_MS,
   championFrom,
   type Candidate,
   type Champion,
@@ -112,12 +113,37 @@ export class FileChampionStore implements ChampionStore {
     })
   }
 
-  pending(model: string, environment: string): Promise<PendingTraining[]> {
-    return this.serialised(async () =>
-      ((await this.read()).pending ?? []).filter(
-        (p) => p.model === model && p.environment === environment
-      )
-    )
+  pending(): Promise<PendingTraining[]> {
+    return this.serialised(async () => (await this.read()).pending ?? [])
+  }
+
+  /**
+   * A claim is a file `claims/<id>` created exclusively, so two processes on one folder cannot
+   * both hold it; one left by a killed process is taken over once older than CLAIM_TTL_MS.
+   */
+  async claimPending(p: PendingTraining): Promise<boolean> {
+    const still = (await this.pending()).some((x) => x.id === p.id)
+    if (!still) return false
+    const dir = path.join(this.dir, 'claims')
+    const file = path.join(dir, p.id)
+    await this.fs.mkdir(dir, { recursive: true })
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const handle = await this.fs.open(file, 'wx')
+        await handle.writeFile(`${process.pid} ${this.now().toISOString()}\n`, 'utf8')
+        await handle.close()
+        return true
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        const age = await nodeFs
+          .stat(file)
+          .then((st) => Date.now() - st.mtimeMs)
+          .catch(() => Infinity)
+        if (age < CLAIM_TTL_MS) return false
+        await this.fs.rm(file, { force: true })
+      }
+    }
+    return false
   }
 
   resolvePending(p: PendingTraining): Promise<void> {
@@ -125,6 +151,7 @@ export class FileChampionStore implements ChampionStore {
       const state = await this.read()
       state.pending = (state.pending ?? []).filter((x) => x.id !== p.id)
       await this.write(state)
+      await this.fs.rm(path.join(this.dir, 'claims', p.id), { force: true })
     })
   }
 

@@ -1,7 +1,9 @@
 // The `github` champion store: every promotion and rejection is a GitHub Deployment of the
 // candidate's commit to the ml-promote environment, so the repository's Environments page is the
 // promotion history. The champion is the newest of our deployments whose latest status is success.
+import { randomUUID } from 'node:crypto'
 import { fitText, isForbidden, type Octokit, type RepoRef } from '../github.js'
+import { CLAIM_TTL_MS } from '../types.js'
 import type {
   Candidate,
   Champion,
@@ -16,7 +18,11 @@ import type {
 
 const DESCRIPTION_LIMIT = 140
 const PAGE = 100
-const STALE_PENDING_MS = 24 * 60 * 60 * 1000
+const CLAIM_PREFIX = 'ml-promote claim '
+
+/** Where trainings started without waiting are recorded, whatever their model and environment. */
+export const PENDING_ENVIRONMENT = 'ml-promote-pending'
+export const PENDING_TASK = 'ml-promote:pending'
 
 export interface GithubChampionStoreOptions {
   /** The workflow run recording the promotion, linked from each deployment status. */
@@ -38,6 +44,8 @@ interface DeploymentPayload {
   metrics: Metrics
   run_id: string
   run_url?: string
+  /** The pending training it concludes, when it was started without waiting. */
+  pending_id?: string
   sha: string
   ref: string
   gate: {
@@ -114,34 +122,38 @@ export class GithubChampionStore implements ChampionStore {
   }
 
   /**
-   * A training started without waiting is a deployment whose payload says `pending` and whose
-   * status is `in_progress`, so the Environments page shows it training; concluding it marks it
-   * `inactive` (its outcome is recorded by promote/reject like any other).
+   * A training started without waiting is a deployment of its commit to one environment shared by
+   * every model, `ml-promote-pending`, with status `in_progress`; concluding it marks it `inactive`
+   * and deletes it. So that environment holds only live trainings, and one read finds them all
+   * whatever the number of models and the length of the history.
    */
   async addPending(p: Omit<PendingTraining, 'id'>): Promise<PendingTraining> {
-    const key = cacheKey(p.model, p.environment)
-    this.pages.delete(key)
     const description = fitText(
-      `${p.model}: ${p.action} training on ${p.run.backend}`,
+      `${p.model} [${p.environment}]: ${p.action} training on ${p.run.backend}`,
       DESCRIPTION_LIMIT,
       '…'
     )
     try {
+      // A re-run that attached to the same remote run keeps the record the first attempt made.
+      const same = (await this.pending()).find(
+        (x) =>
+          x.model === p.model &&
+          x.environment === p.environment &&
+          x.run.backend === p.run.backend &&
+          x.run.id === p.run.id
+      )
+      if (same) return same
       const created = await this.octokit.rest.repos.createDeployment({
         ...this.repo,
         ref: p.sha,
-        task: deploymentTask(p.model),
-        environment: p.environment,
-        payload: {
-          model: p.model,
-          environment: p.environment,
-          outcome: 'pending',
-          pending: p
-        } as unknown as Record<string, unknown>,
+        task: PENDING_TASK,
+        environment: PENDING_ENVIRONMENT,
+        payload: { pending: p } as unknown as Record<string, unknown>,
         description,
         auto_merge: false,
         required_contexts: [],
-        transient_environment: false
+        transient_environment: true,
+        production_environment: false
       })
       if (!('id' in created.data)) {
         throw new Error(
@@ -167,34 +179,90 @@ export class GithubChampionStore implements ChampionStore {
     }
   }
 
-  async pending(model: string, environment: string): Promise<PendingTraining[]> {
+  /** One read per 100 live trainings: concluded ones are deleted, so nothing else is listed. */
+  async pending(): Promise<PendingTraining[]> {
     const out: PendingTraining[] = []
-    for await (const deployment of this.deployments(model, environment)) {
-      const payload = deployment.payload as {
-        outcome?: string
-        pending?: Omit<PendingTraining, 'id'>
-      } | null
-      if (payload?.outcome !== 'pending' || !payload.pending) continue
-      // Past its deadline by a day, a record was concluded (or cancelled) long ago: not worth a read.
-      if (payload.pending.deadline + STALE_PENDING_MS < Date.now()) continue
-      // Here `inactive` is the answer: it is how a concluded training is marked.
-      const latest = await this.latestStatus(deployment.id, { includeInactive: true })
-      if (latest?.state === 'in_progress' || latest?.state === 'queued') {
-        out.push({ ...payload.pending, id: String(deployment.id) })
+    for (let page = 1; ; page++) {
+      const { data } = await this.octokit.rest.repos.listDeployments({
+        ...this.repo,
+        task: PENDING_TASK,
+        environment: PENDING_ENVIRONMENT,
+        per_page: PAGE,
+        page
+      })
+      for (const d of data as Deployment[]) {
+        if (d.task !== PENDING_TASK || d.environment !== PENDING_ENVIRONMENT) continue
+        const p = readPending(d)
+        if (p) out.push({ ...p, id: String(d.id) })
       }
+      if (data.length < PAGE) break
     }
-    return out.reverse()
+    return out.sort((a, b) => Number(a.id) - Number(b.id))
+  }
+
+  /**
+   * A claim is an `in_progress` status saying `ml-promote claim <token>`; of the claims younger
+   * than CLAIM_TTL_MS (by GitHub's clock), the first one wins. Two reconciles racing both write
+   * theirs, both read them back, and agree on one winner.
+   */
+  async claimPending(p: PendingTraining): Promise<boolean> {
+    const token = randomUUID()
+    let mine: { id: number; created_at: string }
+    try {
+      ;({ data: mine } = await this.octokit.rest.repos.createDeploymentStatus({
+        ...this.repo,
+        deployment_id: Number(p.id),
+        state: 'in_progress',
+        description: `${CLAIM_PREFIX}${token}`,
+        auto_inactive: false,
+        ...(this.opts.runUrl ? { log_url: this.opts.runUrl } : {})
+      }))
+    } catch (e) {
+      // Deleted: another reconcile concluded it.
+      if ((e as { status?: number }).status === 404) return false
+      throw e
+    }
+    const { data } = await this.octokit.rest.repos.listDeploymentStatuses({
+      ...this.repo,
+      deployment_id: Number(p.id),
+      per_page: PAGE
+    })
+    const since = Date.parse(mine.created_at) - CLAIM_TTL_MS
+    const first = data
+      .filter(
+        (s) =>
+          (s.description ?? '').startsWith(CLAIM_PREFIX) &&
+          s.id <= mine.id &&
+          Date.parse(s.created_at) > since
+      )
+      .sort((a, b) => a.id - b.id)[0]
+    if (first?.id === mine.id) return true
+    this.log.info(
+      `${p.model} [${p.environment}]: another reconcile is concluding this training (deployment ${p.id})`
+    )
+    return false
   }
 
   async resolvePending(p: PendingTraining): Promise<void> {
-    this.pages.delete(cacheKey(p.model, p.environment))
-    await this.octokit.rest.repos.createDeploymentStatus({
-      ...this.repo,
-      deployment_id: Number(p.id),
-      state: 'inactive',
-      description: fitText(`${p.model}: training concluded`, DESCRIPTION_LIMIT, '…'),
-      auto_inactive: false
-    })
+    const id = Number(p.id)
+    // GitHub deletes only inactive deployments; a racing claim may re-activate it in between.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.octokit.rest.repos.createDeploymentStatus({
+          ...this.repo,
+          deployment_id: id,
+          state: 'inactive',
+          description: fitText(`${p.model}: training concluded`, DESCRIPTION_LIMIT, '…'),
+          auto_inactive: false
+        })
+        await this.octokit.rest.repos.deleteDeployment({ ...this.repo, deployment_id: id })
+        return
+      } catch (e) {
+        const status = (e as { status?: number }).status
+        if (status === 404) return
+        if (status !== 422 || attempt >= 3) throw e
+      }
+    }
   }
 
   /**
@@ -260,20 +328,17 @@ export class GithubChampionStore implements ChampionStore {
   /**
    * The deployment's newest status other than `inactive`. GitHub adds `inactive` on its own when
    * another deployment (any model's, or an Actions job's) succeeds in the same environment; that
-   * says nothing about this model, and this store never writes `inactive` itself.
+   * says nothing about this model, and this store writes `inactive` only on pending records.
    */
   private async latestStatus(
-    id: number,
-    { includeInactive = false } = {}
+    id: number
   ): Promise<{ state: string; created_at: string } | undefined> {
     const { data } = await this.octokit.rest.repos.listDeploymentStatuses({
       ...this.repo,
       deployment_id: id,
       per_page: PAGE
     })
-    return [...data]
-      .sort((a, b) => b.id - a.id)
-      .find((s) => includeInactive || s.state !== 'inactive')
+    return [...data].sort((a, b) => b.id - a.id).find((s) => s.state !== 'inactive')
   }
 
   private async record(
@@ -355,6 +420,7 @@ function toPayload(
     metrics: candidate.metrics,
     run_id: candidate.runId,
     ...(candidate.runUrl ? { run_url: candidate.runUrl } : {}),
+    ...(candidate.pendingId ? { pending_id: candidate.pendingId } : {}),
     sha: candidate.sha,
     ref: candidate.ref,
     gate: {
@@ -372,21 +438,23 @@ function toPayload(
   }
 }
 
-/** The payload when the deployment is one of ours for this model; GitHub may return it as a string. */
+/** A deployment's payload as an object; GitHub may return it as a JSON string. */
+function payloadOf(deployment: Deployment): unknown {
+  if (typeof deployment.payload !== 'string') return deployment.payload
+  try {
+    return JSON.parse(deployment.payload)
+  } catch {
+    return undefined
+  }
+}
+
+/** The payload when the deployment is one of ours for this model. */
 function readPayload(
   deployment: Deployment,
   model: string,
   environment: string
 ): DeploymentPayload | undefined {
-  let value = deployment.payload
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value)
-    } catch {
-      return undefined
-    }
-  }
-  const p = value as Partial<DeploymentPayload> | null
+  const p = payloadOf(deployment) as Partial<DeploymentPayload> | null
   const ok =
     typeof p === 'object' &&
     p !== null &&
@@ -406,7 +474,8 @@ function toCandidate(deployment: Deployment, p: DeploymentPayload): Candidate {
     sha: p.sha ?? deployment.sha,
     ref: p.ref,
     runId: p.run_id,
-    ...(p.run_url ? { runUrl: p.run_url } : {})
+    ...(p.run_url ? { runUrl: p.run_url } : {}),
+    ...(p.pending_id ? { pendingId: p.pending_id } : {})
   }
 }
 
@@ -442,4 +511,23 @@ function toChampion(deployment: Deployment, p: DeploymentPayload, promotedAt: st
     promotedAt,
     ref_id: String(deployment.id)
   }
+}
+
+/** The pending training a deployment in the pending environment records. */
+function readPending(deployment: Deployment): Omit<PendingTraining, 'id'> | undefined {
+  const p = (payloadOf(deployment) as { pending?: Partial<PendingTraining> } | null)?.pending
+  const ok =
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p.model === 'string' &&
+    typeof p.environment === 'string' &&
+    (p.action === 'gate' || p.action === 'retrain') &&
+    typeof p.run === 'object' &&
+    p.run !== null &&
+    typeof p.gate === 'object' &&
+    typeof p.deadline === 'number'
+  if (!ok) return undefined
+  const rest: Partial<PendingTraining> = { ...p }
+  delete rest.id
+  return rest as Omit<PendingTraining, 'id'>
 }

@@ -203,6 +203,7 @@ export function modelSection(r: ModelResult): string {
   const facts: string[] = []
   const training = runLink(r)
   if (training) facts.push(`Training: ${training}`)
+  if (r.verdict === 'pending') facts.push(`Status: ${text(r.reason)}`)
   if (r.reused) facts.push('Result reused from the earlier gate of this commit.')
   if (r.champion) {
     facts.push(

@@ -42,7 +42,9 @@ export interface Fault {
   path?: string | RegExp
   /** How many matching requests fail (default 1). */
   times?: number
-  kind: 'status' | 'secondary-rate-limit' | 'primary-rate-limit' | 'reset' | 'hang'
+  kind: 'status' | 'secondary-rate-limit' | 'primary-rate-limit' | 'reset' | 'hang' | 'delay'
+  /** For kind 'delay': how long the request waits before it is answered normally (default 1000). */
+  delayMs?: number
   /** For kind 'status': 500, 502, 503, 429… */
   status?: number
   /** Seconds: `retry-after` for 'status' and 'secondary-rate-limit', reset offset for 'primary-rate-limit'. */
@@ -194,6 +196,8 @@ interface PullState {
   headRepo?: string
 }
 
+const ACTIVE_DEPLOYMENT_STATES = new Set(['success', 'in_progress', 'queued', 'pending'])
+
 interface Reply {
   status: number
   body?: unknown
@@ -258,6 +262,8 @@ export class FakeGitHub {
   readonly issues: IssueState[] = []
   readonly statuses: StatusState[] = []
   readonly deployments: DeploymentState[] = []
+  /** Deployments removed through the API, in the order they were deleted. */
+  readonly deletedDeployments: DeploymentState[] = []
   readonly workflowRuns: WorkflowRunState[] = []
 
   private readonly faults: Array<Fault & { left: number }> = []
@@ -458,7 +464,8 @@ export class FakeGitHub {
     if (isGraphql) return this.send(res, call, undefined, this.graphql(body, token))
 
     const fault = this.takeFault(method, path, match?.operation)
-    if (fault) return this.applyFault(fault, call, res)
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.delayMs ?? 1000))
+    else if (fault) return this.applyFault(fault, call, res)
     if (isBlob) return this.send(res, call, undefined, this.serveBlob(rawPath))
     if (!match) {
       this.violations.push(`${method} ${path}: no such operation in GitHub's REST API description`)
@@ -576,6 +583,7 @@ export class FakeGitHub {
         res.socket?.destroy()
         return
       case 'hang':
+      case 'delay':
         return
       case 'secondary-rate-limit':
         return this.send(res, call, undefined, {
@@ -664,6 +672,21 @@ export class FakeGitHub {
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /** Ends a dispatched workflow run now, as its last job finishing would (artifacts uploaded). */
+  completeRun(id: number, conclusion: 'success' | 'failure' = 'success'): void {
+    const run = this.workflowRuns.find((r) => r.id === id)
+    if (!run) throw new Error(`no workflow run ${id}`)
+    run.status = 'completed'
+    run.conclusion = conclusion
+    if (conclusion === 'success') this.upload(run)
+  }
+
+  /** Moves the server's clock forward: what it records from now on is `ms` later (e.g. to let a
+   *  claim left by a killed process grow old without waiting). */
+  advanceClock(ms: number): void {
+    this.lastTime = Math.max(this.lastTime, Date.now()) + ms
+  }
 
   /** GitHub timestamps have one-second resolution; the fake's clock moves a second per event so
    *  "newest first" orderings are never ties. */
@@ -1143,6 +1166,23 @@ export class FakeGitHub {
     },
 
     'POST /repos/{owner}/{repo}/deployments': (ctx) => this.createDeployment(ctx),
+
+    // GitHub deletes only deployments that are not active (latest status not success or still
+    // running), unless it is the repository's only one.
+    'DELETE /repos/{owner}/{repo}/deployments/{deployment_id}': (ctx) => {
+      const d = this.deployment(ctx)
+      const latest = d.statuses[d.statuses.length - 1]?.state
+      const active = latest === undefined || ACTIVE_DEPLOYMENT_STATES.has(latest)
+      if (active && this.deployments.length > 1) {
+        throw new HttpError(
+          422,
+          'We cannot delete an active deployment unless it is the only deployment in a given environment.'
+        )
+      }
+      this.deployments.splice(this.deployments.indexOf(d), 1)
+      this.deletedDeployments.push(d)
+      return { status: 204 }
+    },
 
     'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses': (ctx) => {
       const d = this.deployment(ctx)
