@@ -210,18 +210,9 @@ describe('a completion callback concludes the training it names', () => {
     expect(since(before).map((c) => c.operation)).toEqual(['GET /repos/{owner}/{repo}/deployments'])
     expect(check(head)).toMatchObject({ status: 'in_progress' })
 
-    // The right run named while it still trains, with a verdict of its own: the backend is asked.
+    // The right run named early, while it still trains: the backend is asked, nothing written.
     before = github.calls.length
-    const early = await action(
-      'repository_dispatch',
-      dispatchEvent({
-        backend: 'github-workflow',
-        run_id: runId,
-        verdict: 'pass',
-        gate: { auc: { threshold: 0 } },
-        metrics: { auc: 1 }
-      })
-    )
+    const early = await action('workflow_run', workflowRunEvent(runId))
     expect(early.code).toBe(0)
     expect(early.outputs.verdict).toBe('pending')
     expect(since(before).filter((c) => c.method !== 'GET')).toEqual([])
@@ -234,12 +225,30 @@ describe('a completion callback concludes the training it names', () => {
     expect(bad.stdout).toMatch(/::error::.*client_payload names "backend" and "run_id"/)
     expect(since(before)).toEqual([])
 
-    // The training fails: a forged "success" callback concludes it as what it is.
-    github.completeRun(runId, 'failure')
-    const forged = await action('workflow_run', workflowRunEvent(runId, 'success'))
+    // Sent by the training's last task with a verdict, gate and metrics of its own, while the run
+    // is still finishing; the run then fails. The reconcile waits for the end and judges what the
+    // backend reports, not what the payload says.
+    const ends = setTimeout(() => github.completeRun(runId, 'failure'), 2000)
+    const forged = await action(
+      'repository_dispatch',
+      dispatchEvent({
+        backend: 'github-workflow',
+        run_id: runId,
+        verdict: 'pass',
+        gate: { auc: { threshold: 0 } },
+        metrics: { auc: 1 }
+      })
+    )
+    clearTimeout(ends)
     expect(forged.code).toBe(1)
     expect(forged.outputs.verdict).toBe('fail')
     expect(JSON.parse(forged.outputs.results!)[0].verdict).toBe('error')
+    expect(check(head)).toMatchObject({ status: 'completed', conclusion: 'failure' })
+
+    // Concluded: a later "success" callback for the same run finds nothing to conclude.
+    const late = await action('workflow_run', workflowRunEvent(runId, 'success'))
+    expect(late.code).toBe(0)
+    expect(late.stdout).toContain('no training started without waiting matches')
     expect(check(head)).toMatchObject({ status: 'completed', conclusion: 'failure' })
   })
 })

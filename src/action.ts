@@ -63,6 +63,8 @@ const CALLBACK_EVENTS = ['workflow_run', 'repository_dispatch'] as const
 type CallbackEvent = (typeof CALLBACK_EVENTS)[number]
 /** The `repository_dispatch` event type of a completion callback. */
 export const CALLBACK_EVENT_TYPE = 'ml-promote-training-ended'
+/** How long a `repository_dispatch` callback waits for the run that sent it to finish. */
+const CALLBACK_SETTLE_MS = 60_000
 
 function isCallbackEvent(name: string): name is CallbackEvent {
   return (CALLBACK_EVENTS as readonly string[]).includes(name)
@@ -648,7 +650,7 @@ type GithubTools = Awaited<ReturnType<typeof githubTools>>
 function callbackMatch(
   event: EventFacts,
   log: Logger
-): { describe: string; matches: (p: PendingTraining) => boolean } | undefined {
+): { describe: string; matches: (p: PendingTraining) => boolean; settleMs?: number } | undefined {
   const payload = event.payload
   if (event.name === 'workflow_run') {
     const run = payload.workflow_run as { id?: unknown; name?: unknown } | undefined
@@ -679,6 +681,8 @@ function callbackMatch(
     const environment = str(c.environment)
     return {
       describe: `${backend} run ${runId}`,
+      // Sent by the training's last task, so the run is still finishing when it arrives.
+      settleMs: CALLBACK_SETTLE_MS,
       matches: (p) =>
         p.run.backend === backend &&
         p.run.id === runId &&
@@ -758,7 +762,7 @@ async function reconcileRun(r: {
           process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
           'ml-promote-out'
         ),
-        ...(match ? { only: match.matches } : {}),
+        ...(match ? { only: match.matches, settleMs: match.settleMs } : {}),
         report
       })
   )

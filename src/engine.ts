@@ -406,6 +406,11 @@ export interface ReconcileOptions {
    */
   only?: (p: PendingTraining) => boolean
   /**
+   * A callback sent by the training's own last task arrives while the run is still finishing: look
+   * again every few seconds for up to this long before leaving it pending (default 0).
+   */
+  settleMs?: number
+  /**
    * Reports a concluded training (check run, pull request comment). Runs before its record is
    * removed, so a reconcile killed in between leaves the record for the next one to finish.
    */
@@ -505,6 +510,11 @@ async function reconcileOne(
       }
       const backend = await opts.backendFor(model, env)
       let status = await backend.status(p.run, ctx)
+      const settleUntil = Math.min(now() + (opts.settleMs ?? 0), p.deadline)
+      while ((status.state === 'queued' || status.state === 'running') && now() < settleUntil) {
+        await new Promise((r) => setTimeout(r, Math.min(SETTLE_POLL_MS, settleUntil - now())))
+        status = await backend.status(p.run, ctx)
+      }
       if (status.state === 'queued' || status.state === 'running') {
         if (now() < p.deadline) return waiting(`still ${status.state} on ${backend.name}`)
         status = {
@@ -565,6 +575,9 @@ async function reconcileOne(
 }
 
 class ClaimLapsed extends Error {}
+
+/** How often a training named by a callback is looked at while it finishes. */
+const SETTLE_POLL_MS = 3_000
 
 function withUrl(message: string, run: RemoteRun): string {
   return `${message}${run.url && !message.includes(run.url) ? ` (${run.url})` : ''}`
