@@ -90,22 +90,12 @@ interface EventFacts {
 
 function eventFacts(workspace: string): EventFacts {
   const eventName = process.env.GITHUB_EVENT_NAME ?? ''
-  const name = eventName as EventName
+  const name = eventName as EventFacts['name']
   const eventPath = process.env.GITHUB_EVENT_PATH
   const payload = (
     eventPath && existsSync(eventPath) ? JSON.parse(readFileSync(eventPath, 'utf8')) : {}
   ) as Payload
-  if (isCallbackEvent(eventName)) {
-    const ref = process.env.GITHUB_REF || ''
-    return {
-      name: eventName,
-      payload,
-      sha: gitHead(workspace) ?? process.env.GITHUB_SHA ?? '',
-      ref,
-      branch: ref.replace(/^refs\/heads\//, '')
-    }
-  }
-  if (!EVENTS.includes(name)) {
+  if (!(EVENTS as string[]).includes(name) && !isCallbackEvent(eventName)) {
     throw new Error(
       `ml-promote runs on ${EVENTS.join(', ')} (and, with mode reconcile, on ${CALLBACK_EVENTS.join(' or ')}); this workflow ran on "${eventName}"`
     )

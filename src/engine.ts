@@ -13,6 +13,7 @@ import type {
   Candidate,
   Champion,
   Config,
+  GateResult,
   Logger,
   ModelConfig,
   ModelResult,
@@ -259,7 +260,7 @@ async function trainAndGate(
     return {
       ...base,
       verdict: 'error',
-      reason: `${err.message}${url && !err.message.includes(url) ? ` (${url})` : ''}`,
+      reason: withUrl(err.message, url),
       detail: e instanceof TrainingError ? e.detail : undefined,
       run: run && runView(run),
       champion: championView(champion),
@@ -344,16 +345,10 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
       await store.reject(candidate, gate)
     }
   }
-  const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
   return {
     ...base,
     verdict: gate.verdict,
-    reason:
-      gate.verdict === 'pass'
-        ? promoted
-          ? `promoted to champion of ${env}`
-          : `passed the ${env} gate`
-        : `gate failed on ${failed.join(', ')}${item.action === 'retrain' ? `; the ${env} champion stays` : ''}`,
+    reason: gateReason(gate, item.action, promoted, env),
     run: runView(run),
     metrics,
     champion: championView(champion),
@@ -422,8 +417,6 @@ export interface Reconciled {
   result: ModelResult
   /** False while the training still runs, or while another reconcile concludes it. */
   concluded: boolean
-  /** Another reconcile holds the claim on it: this one wrote nothing. */
-  elsewhere?: boolean
 }
 
 /**
@@ -481,10 +474,9 @@ async function reconcileOne(
     promoted: false,
     run: runView(p.run)
   }
-  const waiting = (reason: string, elsewhere = false): Reconciled => ({
+  const waiting = (reason: string): Reconciled => ({
     pending: p,
     concluded: false,
-    ...(elsewhere ? { elsewhere } : {}),
     result: { ...base, verdict: 'pending', reason, durationMs: now() - begun }
   })
   let claimedAt: number | undefined
@@ -522,7 +514,7 @@ async function reconcileOne(
           message: `not finished by its deadline (${new Date(p.deadline).toISOString()})`
         }
       }
-      if (!(await claim())) return waiting('another reconcile is concluding it', true)
+      if (!(await claim())) return waiting('another reconcile is concluding it')
       const recorded = (await store.history(p.model, env)).find(
         (h) => h.candidate.pendingId === p.id
       )
@@ -548,14 +540,14 @@ async function reconcileOne(
     } catch (e) {
       if (e instanceof ClaimLapsed) throw e
       // A passing fault (a backend that is down, a 5xx) must not lose the training.
-      if (isTransient(e)) return waiting(`will retry: ${withUrl((e as Error).message, p.run)}`)
+      if (isTransient(e)) return waiting(`will retry: ${withUrl((e as Error).message, p.run.url)}`)
       if (claimedAt === undefined && !(await claim())) {
-        return waiting('another reconcile is concluding it', true)
+        return waiting('another reconcile is concluding it')
       }
       result = {
         ...base,
         verdict: 'error',
-        reason: withUrl((e as Error).message, p.run),
+        reason: withUrl((e as Error).message, p.run.url),
         ...(e instanceof TrainingError && e.detail ? { detail: e.detail } : {})
       }
     }
@@ -579,8 +571,23 @@ class ClaimLapsed extends Error {}
 /** How often a training named by a callback is looked at while it finishes. */
 const SETTLE_POLL_MS = 3_000
 
-function withUrl(message: string, run: RemoteRun): string {
-  return `${message}${run.url && !message.includes(run.url) ? ` (${run.url})` : ''}`
+/** An error message that links the remote run, unless it already does. */
+function withUrl(message: string, url: string | undefined): string {
+  return `${message}${url && !message.includes(url) ? ` (${url})` : ''}`
+}
+
+/** One line on a gated training's outcome, whether just decided or read back from the store. */
+function gateReason(
+  gate: GateResult,
+  action: PlannedModel['action'],
+  promoted: boolean,
+  env: string
+): string {
+  if (gate.verdict === 'pass') {
+    return promoted ? `promoted to champion of ${env}` : `passed the ${env} gate`
+  }
+  const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
+  return `gate failed on ${failed.join(', ')}${action === 'retrain' ? `; the ${env} champion stays` : ''}`
 }
 
 /** A training whose outcome an earlier, interrupted reconcile already recorded. */
@@ -590,13 +597,10 @@ function recordedResult(
   env: string
 ): ModelResult {
   const promoted = recorded.outcome === 'promoted'
-  const failed = recorded.gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
   return {
     ...base,
     verdict: recorded.gate.verdict,
-    reason: promoted
-      ? `promoted to champion of ${env}`
-      : `gate failed on ${failed.join(', ')}; the ${env} champion stays`,
+    reason: gateReason(recorded.gate, 'retrain', promoted, env),
     metrics: recorded.candidate.metrics,
     gate: recorded.gate,
     promoted
