@@ -9,7 +9,7 @@ export type Metrics = Record<string, number>
 
 export type EventName = 'pull_request' | 'push' | 'schedule' | 'workflow_dispatch'
 
-export type Mode = 'auto' | 'gate' | 'retrain' | 'validate' | 'plan' | 'reconcile'
+export type Mode = 'auto' | 'gate' | 'retrain' | 'validate' | 'plan' | 'reconcile' | 'rollback'
 
 /** Where a message or problem points in a file (1-based line and column). */
 export interface SourcePosition {
@@ -52,6 +52,11 @@ export interface TrainingContext {
   idempotencyKey: string
   /** Directory where training writes its outputs (absolute). */
   outputDir: string
+  /**
+   * `promote: model`: the artifact this run evaluates (it trains nothing); reaches the job as
+   * ML_PROMOTE_MODEL_URI.
+   */
+  modelUri?: string
   /** Working directory of the checked-out repository (absolute). */
   workspace: string
   /** Aborted on workflow cancellation (SIGINT/SIGTERM) or when the timeout passes. */
@@ -69,9 +74,57 @@ export function trainingEnv(ctx: TrainingContext): Record<string, string> {
     ML_PROMOTE_SHA: ctx.sha,
     ML_PROMOTE_REF: ctx.ref,
     ML_PROMOTE_RUN_ID: ctx.runId,
-    ML_PROMOTE_OUTPUT_DIR: ctx.outputDir
+    ML_PROMOTE_OUTPUT_DIR: ctx.outputDir,
+    ...(ctx.modelUri === undefined ? {} : { ML_PROMOTE_MODEL_URI: ctx.modelUri })
   }
 }
+
+/**
+ * Where a candidate or champion comes from, beyond its metrics: kept in every record (promotion,
+ * rejection, rollback) by every champion store, and shown by `ml-promote champions` and the reports.
+ */
+export interface Lineage {
+  /** Where the trained artifact is (`model_uri` reported beside the metrics). */
+  modelUri?: string
+  /** The data version training or evaluation reported (`data_version` beside the metrics). */
+  dataVersion?: string
+  /**
+   * `promote: model`: the environment, commit and run that trained the artifact, when this record
+   * evaluated an artifact trained elsewhere (absent: trained by this record's own run).
+   */
+  trainedIn?: string
+  trainedSha?: string
+  trainingRunUrl?: string
+  /** Who or what started it, e.g. `push by octocat`, `schedule`, `pull request #12 by hubot`. */
+  trigger?: string
+  /** The rules it was judged by. */
+  gateRules?: Record<string, MetricRule>
+  /** A rollback: why, and the commit of the champion it replaced. */
+  rollback?: { reason: string; replacedSha?: string }
+  /** The person who approved the job in a GitHub environment with required reviewers. */
+  approvedBy?: string
+}
+
+/** The lineage fields of a record, without its other fields. */
+export function lineageOf(x: Lineage): Lineage {
+  const out: Lineage = {}
+  for (const key of LINEAGE_KEYS) {
+    if (x[key] !== undefined) (out as Record<string, unknown>)[key] = x[key]
+  }
+  return out
+}
+
+export const LINEAGE_KEYS = [
+  'modelUri',
+  'dataVersion',
+  'trainedIn',
+  'trainedSha',
+  'trainingRunUrl',
+  'trigger',
+  'gateRules',
+  'rollback',
+  'approvedBy'
+] as const satisfies ReadonlyArray<keyof Lineage>
 
 /** A training run as the backend knows it. */
 export interface RemoteRun {
@@ -117,7 +170,7 @@ export class TrainingError extends Error {
 }
 
 /** The model currently serving an environment. */
-export interface Champion {
+export interface Champion extends Lineage {
   model: string
   environment: string
   metrics: Metrics
@@ -132,7 +185,7 @@ export interface Champion {
 }
 
 /** A trained, evaluated model that may become the champion. */
-export interface Candidate {
+export interface Candidate extends Lineage {
   model: string
   environment: string
   metrics: Metrics
@@ -154,6 +207,7 @@ export function championFrom(candidate: Candidate, promotedAt: string): Champion
     ref: candidate.ref,
     runId: candidate.runId,
     ...(candidate.runUrl === undefined ? {} : { runUrl: candidate.runUrl }),
+    ...lineageOf(candidate),
     promotedAt
   }
 }
@@ -163,7 +217,19 @@ export interface Promotion {
   gate: GateResult
   /** ISO timestamp. */
   at: string
-  outcome: 'promoted' | 'rejected'
+  /** `rolled_back`: an earlier champion restored by `rollback` (its candidate is that champion). */
+  outcome: 'promoted' | 'rejected' | 'rolled_back'
+}
+
+/** What `rollback` is asked to do. */
+export interface RollbackRequest {
+  model: string
+  environment: string
+  /** The commit of the champion to restore (default: the one before the current champion). */
+  toSha?: string
+  reason: string
+  /** Who or what asked for it (`rollback by octocat`, `cli`). */
+  trigger: string
 }
 
 /**
@@ -189,6 +255,11 @@ export interface PendingTraining {
   startedAt: string
   /** Epoch ms after which reconcile cancels it. */
   deadline: number
+  /**
+   * Lineage fixed when it started: the trigger, and for `promote: model` evaluations the artifact
+   * evaluated (modelUri, trainedIn, trainedSha, trainingRunUrl).
+   */
+  lineage?: Lineage
 }
 
 /**
@@ -221,6 +292,12 @@ export interface ChampionStore {
   reject(candidate: Candidate, gate: GateResult): Promise<void>
   /** Newest first. */
   history(model: string, environment: string): Promise<Promotion[]>
+  /**
+   * Restores an earlier champion (`toSha`, else the one before the current): recorded as a new
+   * `rolled_back` entry carrying the restored champion's metrics and lineage, so the next gate
+   * compares against it. Throws when there is nothing to restore.
+   */
+  rollback?(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }>
 }
 
 export type MetricOutcome = 'pass' | 'fail'
@@ -296,7 +373,9 @@ export interface ModelResult {
   sha?: string
   run?: { backend: string; id: string; url?: string; attached?: boolean }
   metrics?: Metrics
-  champion?: { metrics: Metrics; sha: string; runUrl?: string; promotedAt: string }
+  champion?: { metrics: Metrics; sha: string; runUrl?: string; promotedAt: string } & Lineage
+  /** Lineage of this run's candidate (artifact, data version, trigger…). */
+  lineage?: Lineage
   gate?: GateResult
   /** The environment's latest promotions and rejections before this one, newest first. */
   history?: Array<{ sha: string; at: string; outcome: Promotion['outcome']; metrics: Metrics }>

@@ -1,6 +1,19 @@
-// What every backend reads back from training: a flat JSON object of numbers. One parser, so a
+// What every backend reads back from training: a flat JSON object of numbers, plus two optional
+// strings, `model_uri` (where the trained artifact is) and `data_version`. One parser, so a
 // malformed result reads the same whichever backend produced it.
-import { TrainingError, type Metrics, type RemoteRun } from '../types.js'
+import { TrainingError, type Lineage, type Metrics, type RemoteRun } from '../types.js'
+
+/** The keys of training's output that are lineage, not metrics. */
+const LINEAGE_FIELDS = { model_uri: 'modelUri', data_version: 'dataVersion' } as const
+
+// The Backend contract stays "metrics are numbers"; what training reported beside them travels with
+// the parsed object, so no backend has to thread it through.
+const reportedLineage = new WeakMap<Metrics, Pick<Lineage, 'modelUri' | 'dataVersion'>>()
+
+/** `model_uri` and `data_version` as training reported them beside `metrics` (parsed here). */
+export function reported(metrics: Metrics): Pick<Lineage, 'modelUri' | 'dataVersion'> {
+  return reportedLineage.get(metrics) ?? {}
+}
 
 /**
  * Parses `value` (JSON text, or an already decoded value) into metrics, or throws a
@@ -34,12 +47,25 @@ export function parseMetrics(
     throw new TrainingError(`${flat}; got ${kindOf(parsed)}`, run, detail)
   }
   const metrics: Metrics = {}
+  const lineage: Pick<Lineage, 'modelUri' | 'dataVersion'> = {}
   for (const [name, v] of Object.entries(parsed)) {
+    if (Object.hasOwn(LINEAGE_FIELDS, name)) {
+      if (typeof v !== 'string' || v === '' || v.length > 2048) {
+        throw new TrainingError(
+          `${where}: ${JSON.stringify(name)} must be a non-empty string of at most 2048 characters; got ${kindOf(v)}`,
+          run,
+          detail
+        )
+      }
+      lineage[LINEAGE_FIELDS[name as keyof typeof LINEAGE_FIELDS]] = v
+      continue
+    }
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       throw new TrainingError(`${flat}; ${JSON.stringify(name)} is ${kindOf(v)}`, run, detail)
     }
     metrics[name] = v
   }
+  reportedLineage.set(metrics, lineage)
   return metrics
 }
 
