@@ -825,6 +825,68 @@ const cases: Case[] = [
     problems: ['1:1 the config is empty']
   },
   {
+    name: 'promote: model without evaluate, for the environments after the first',
+    yaml: doc(
+      'version: 1',
+      'environments:',
+      '  staging: { branch: main }',
+      '  production: { branch: release }',
+      'models:',
+      '  docs:',
+      '    promote: model',
+      '    train: { backend: command, run: make, metrics: m.json }',
+      '    gate: { acc: { threshold: 0.9 } }'
+    ),
+    problems: [
+      "7:14 models.docs uses promote: model, so production evaluates the artifact staging trained: add models.docs.evaluate, a job that scores $ML_PROMOTE_MODEL_URI on that environment's data"
+    ]
+  },
+  {
+    name: 'evaluate and retrain_paths without promote: model',
+    yaml: doc(
+      'version: 1',
+      'environments:',
+      '  staging: { branch: main }',
+      'models:',
+      '  docs:',
+      "    retrain_paths: ['train/**']",
+      '    train: { backend: command, run: make, metrics: m.json }',
+      '    evaluate: { backend: command, run: make eval, metrics: m.json }',
+      '    gate: { acc: { threshold: 0.9 } }'
+    ),
+    problems: [
+      '6:5 models.docs.retrain_paths is used only with promote: model (this model retrains in every environment); set models.docs.promote: model or remove it',
+      '8:5 models.docs.evaluate is used only with promote: model (this model retrains in every environment); set models.docs.promote: model or remove it'
+    ]
+  },
+  {
+    name: 'promote misspelt, a retrain_paths glob that does not compile, an evaluate override in error',
+    yaml: doc(
+      'version: 1',
+      'environments:',
+      '  staging: { branch: main }',
+      '  production: { branch: release }',
+      'models:',
+      '  docs:',
+      '    promote: models',
+      '    train: { backend: command, run: make, metrics: m.json }',
+      '    gate: { acc: { threshold: 0.9 } }',
+      '  ranker:',
+      '    promote: model',
+      "    retrain_paths: ['train/[a-']",
+      '    train: { backend: command, run: make, metrics: m.json }',
+      '    evaluate: { backend: command, run: make eval, metrics: m.json }',
+      '    environments:',
+      '      production: { metric: eval.json }',
+      '    gate: { acc: { threshold: 0.9 } }'
+    ),
+    problems: [
+      '7:14 models.docs.promote must be one of "code", "model" (got string "models"); did you mean "model"?',
+      '12:21 models.ranker.retrain_paths[0] is not a valid glob (got "train/[a-"): Missing closing: "]" - use "\\\\]" to match literal characters',
+      '16:21 unknown key "metric" in models.ranker.environments.production; did you mean "metrics"?'
+    ]
+  },
+  {
     name: 'a list instead of a mapping',
     structural: true,
     yaml: doc('- version: 1', '- environments: {}'),
@@ -864,6 +926,7 @@ describe('loadConfig normalises a valid config', () => {
       models: [
         {
           name: 'fraud-detector',
+          promote: 'code',
           paths: ['models/fraud/**'],
           train: {
             staging: command,
@@ -947,6 +1010,44 @@ describe('loadConfig normalises a valid config', () => {
       registered_model: '{model}-{environment}',
       unity_catalog: true
     })
+  })
+
+  it('promote: model trains in the first environment and evaluates, with the override, after it', () => {
+    const { config, problems } = loadConfig(
+      doc(
+        'version: 1',
+        'environments:',
+        '  staging: { branch: main }',
+        '  production: { branch: release }',
+        'models:',
+        '  docs:',
+        '    promote: model',
+        "    paths: ['docs/**', 'serving/**']",
+        "    retrain_paths: ['docs/**']",
+        '    train: { backend: command, run: python3 train.py, metrics: out/m.json }',
+        '    evaluate: { backend: command, run: python3 evaluate.py, metrics: out/m.json }',
+        '    environments:',
+        '      staging: { env: { EPOCHS: "50" } }',
+        '      production: { backend: databricks, job: docs-evaluate }',
+        '    gate: { acc: { threshold: 0.9 } }'
+      ),
+      FILE
+    )
+    expect(problems).toEqual([])
+    const model = config!.models[0]!
+    expect(model.promote).toBe('model')
+    expect(model.retrainPaths).toEqual(['docs/**'])
+    expect(model.train).toEqual({
+      staging: {
+        backend: 'command',
+        run: 'python3 train.py',
+        metrics: 'out/m.json',
+        env: { EPOCHS: '50' }
+      },
+      // A pull request gated in production would train the default spec.
+      production: { backend: 'command', run: 'python3 train.py', metrics: 'out/m.json' }
+    })
+    expect(model.evaluate).toEqual({ production: { backend: 'databricks', job: 'docs-evaluate' } })
   })
 
   it('keeps environments, models and gate metrics in file order, numeric names included', () => {

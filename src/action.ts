@@ -348,12 +348,12 @@ export async function main(): Promise<void> {
           event.name === 'push' || event.name === 'pull_request'
             ? undefined
             : (gitBranch(workspace) ?? event.branch),
-        pullNumber: event.pullNumber
+        pullNumber: event.pullNumber,
+        trigger: triggerOf(event)
       },
       detach: !inputs.wait,
       maxParallel: inputs.maxParallel ?? config.maxParallel,
-      backendFor: (model, env) =>
-        tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+      backendFor: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo }),
       jobBackend: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo }),
       store,
       log,
@@ -630,6 +630,22 @@ function gitShow(dir: string, sha: string, file: string): string | undefined {
   }
 }
 
+/** Who or what started this run, as the records keep it: `push by octocat`, `schedule`… */
+function triggerOf(event: EventFacts): string {
+  const actor = process.env.GITHUB_ACTOR
+  const by = actor ? ` by ${actor}` : ''
+  switch (event.name) {
+    case 'pull_request':
+      return `pull request #${event.pullNumber}${by}`
+    case 'push':
+      return `push to ${event.branch}${by}`
+    case 'workflow_dispatch':
+      return `manual run${by}`
+    default:
+      return event.name
+  }
+}
+
 type GithubTools = Awaited<ReturnType<typeof githubTools>>
 
 /**
@@ -742,8 +758,7 @@ async function reconcileRun(r: {
       reconcilePending({
         config,
         store,
-        backendFor: (model, env) =>
-          tools.createBackend(model.train[env]!, { env: process.env, log, octokit, repo }),
+        backendFor: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo }),
         log,
         signal: new AbortController().signal,
         workspace,

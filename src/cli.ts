@@ -148,7 +148,7 @@ export async function cli(argv: string[]): Promise<number> {
     const reconciled = await reconcilePending({
       config,
       store,
-      backendFor: (model, env) => createBackend(model.train[env]!, { env: process.env, log }),
+      backendFor: (spec) => createBackend(spec, { env: process.env, log }),
       log,
       signal: new AbortController().signal,
       workspace: cwd,
@@ -257,9 +257,11 @@ export async function cli(argv: string[]): Promise<number> {
         workspace: cwd,
         runId: values['run-id'] ?? `local-${Date.now().toString(36)}`,
         outputRoot: path.join(stateDir, 'runs'),
-        checkedOutBranch: event === 'schedule' || event === 'workflow_dispatch' ? branch : undefined
+        checkedOutBranch:
+          event === 'schedule' || event === 'workflow_dispatch' ? branch : undefined,
+        trigger: `ml-promote run --event ${event}${process.env.USER ? ` by ${process.env.USER}` : ''}`
       },
-      backendFor: (model, env) => createBackend(model.train[env]!, { env: process.env, log }),
+      backendFor: (spec) => createBackend(spec, { env: process.env, log }),
       jobBackend: (spec) => createBackend(spec, { env: process.env, log }),
       store,
       log,

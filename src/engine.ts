@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { isTransient } from './backends/http.js'
+import { reported } from './backends/metrics.js'
 import { evaluateGate } from './gate.js'
 import { DEFAULT_MAX_PARALLEL, defaultLocalParallel, limiter } from './limit.js'
 import type { DownstreamJob } from './config/schema.js'
@@ -14,6 +15,7 @@ import type {
   Champion,
   Config,
   GateResult,
+  Lineage,
   Logger,
   ModelConfig,
   ModelResult,
@@ -26,7 +28,7 @@ import type {
   TrainingContext,
   TrainSpec
 } from './types.js'
-import { CLAIM_TTL_MS, TrainingError } from './types.js'
+import { CLAIM_TTL_MS, lineageOf, TrainingError } from './types.js'
 import type { ChampionStore } from './types.js'
 import { waitForRun } from './wait.js'
 
@@ -53,6 +55,8 @@ export interface RunContext {
   checkedOutBranch?: string
   /** The pull request being gated, recorded with trainings that are not awaited. */
   pullNumber?: number
+  /** Who or what started the run (`push by octocat`, `schedule`…), kept in every record. */
+  trigger?: string
 }
 
 export interface EngineHooks {
@@ -66,7 +70,8 @@ export interface EngineOptions {
   config: Config
   plan: Plan
   context: RunContext
-  backendFor(model: ModelConfig, environment: string): Backend | Promise<Backend>
+  /** The backend that runs `spec` (a model's training or evaluation in `environment`). */
+  backendFor(spec: TrainSpec, model: ModelConfig, environment: string): Backend | Promise<Backend>
   store: ChampionStore
   log: Logger
   signal: AbortSignal
@@ -104,7 +109,45 @@ export function idempotencyKey(
 }
 
 function championView(c: Champion | undefined): ModelResult['champion'] {
-  return c && { metrics: c.metrics, sha: c.sha, runUrl: c.runUrl, promotedAt: c.promotedAt }
+  return (
+    c && {
+      metrics: c.metrics,
+      sha: c.sha,
+      runUrl: c.runUrl,
+      promotedAt: c.promotedAt,
+      ...lineageOf(c)
+    }
+  )
+}
+
+/**
+ * promote: model — what a merge into an environment after the first evaluates: the artifact the
+ * environment before it promoted. Undefined when the environment trains (deploy code, the first
+ * environment, a pull request's gate).
+ */
+export function evaluates(
+  config: Config,
+  model: ModelConfig,
+  env: string,
+  action: PlannedModel['action']
+): { upstream: string; spec: TrainSpec } | undefined {
+  if (model.promote !== 'model' || action !== 'retrain') return undefined
+  const index = config.environments.findIndex((e) => e.name === env)
+  const spec = model.evaluate?.[env]
+  if (index < 1 || !spec) return undefined
+  return { upstream: config.environments[index - 1]!.name, spec }
+}
+
+/** The artifact a promote: model environment evaluates, as its records will name it. */
+function artifactOf(upstream: Champion, upstreamEnv: string): Lineage {
+  return {
+    modelUri: upstream.modelUri,
+    trainedIn: upstream.trainedIn ?? upstreamEnv,
+    trainedSha: upstream.trainedSha ?? upstream.sha,
+    ...((upstream.trainingRunUrl ?? upstream.runUrl)
+      ? { trainingRunUrl: upstream.trainingRunUrl ?? upstream.runUrl }
+      : {})
+  }
 }
 
 function runView(run: RemoteRun): ModelResult['run'] {
@@ -137,7 +180,9 @@ export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
           promoted: false
         } satisfies ModelResult
       }
-      const spec = model.train[item.environment]
+      const spec =
+        evaluates(opts.config, model, item.environment, item.action)?.spec ??
+        model.train[item.environment]
       // One model's crash never hides another's result: it becomes that model's error.
       const runIt = () =>
         all(async () => {
@@ -193,18 +238,41 @@ async function trainAndGate(
     }
   }
   let backend: WaitingBackend | undefined
+  const evaluation = evaluates(opts.config, model, env, item.action)
+  const spec = evaluation?.spec ?? model.train[env]!
   const ctx = trainingContext(
     opts,
     env,
     model.name,
     model.name,
-    outputDir(model.train[env]!, context, env, model.name)
+    outputDir(spec, context, env, model.name)
   )
+  const lineage: Lineage = {
+    ...(context.trigger ? { trigger: context.trigger } : {}),
+    gateRules: model.gate
+  }
 
   let run: RemoteRun | undefined
   try {
     champion = await store.champion(model.name, env)
-    backend = await opts.backendFor(model, env)
+    if (evaluation) {
+      const upstream = await store.champion(model.name, evaluation.upstream)
+      const refusal = artifactRefusal(upstream, evaluation.upstream, env, champion)
+      if (refusal) {
+        return {
+          ...base,
+          ...refusal,
+          champion: championView(champion),
+          durationMs: Date.now() - begun
+        }
+      }
+      Object.assign(lineage, artifactOf(upstream!, evaluation.upstream))
+      ctx.modelUri = lineage.modelUri
+      log.info(
+        `${model.name} [${env}]: evaluating the artifact ${evaluation.upstream} trained at ${lineage.trainedSha?.slice(0, 7)} (${lineage.modelUri}); nothing is trained`
+      )
+    }
+    backend = await opts.backendFor(spec, model, env)
     run = await backend.start(ctx)
     // Record the run (post-step state) before announcing it: a kill right after the line must
     // still leave the post step what it needs to cancel the run.
@@ -229,7 +297,8 @@ async function trainAndGate(
         gate: model.gate,
         ...(context.pullNumber === undefined ? {} : { pullNumber: context.pullNumber }),
         startedAt: new Date(begun).toISOString(),
-        deadline: opts.deadline
+        deadline: opts.deadline,
+        lineage
       })
       return {
         ...base,
@@ -251,7 +320,8 @@ async function trainAndGate(
       ctx,
       champion,
       status,
-      begun
+      begun,
+      lineage
     })
   } catch (e) {
     if (backend && run && opts.signal.aborted) await cancelQuietly(backend, run, ctx)
@@ -297,6 +367,39 @@ interface Conclusion {
   begun: number
   /** The pending training concluded, recorded with the outcome. */
   pendingId?: string
+  /** Fixed when it started: trigger, gate, and the artifact an evaluation scores. */
+  lineage: Lineage
+}
+
+/**
+ * Why a promote: model environment has nothing to evaluate: no upstream champion, one without an
+ * artifact, or an artifact that already is this environment's champion.
+ */
+function artifactRefusal(
+  upstream: Champion | undefined,
+  upstreamEnv: string,
+  env: string,
+  champion: Champion | undefined
+): Pick<ModelResult, 'verdict' | 'reason'> | undefined {
+  if (!upstream) {
+    return {
+      verdict: 'error',
+      reason: `${upstreamEnv} has no champion to promote: with promote: model, ${env} evaluates the artifact ${upstreamEnv} trained, so promote the code into ${upstreamEnv} first`
+    }
+  }
+  if (!upstream.modelUri) {
+    return {
+      verdict: 'error',
+      reason: `the ${upstreamEnv} champion (${upstream.sha.slice(0, 7)}) names no artifact: with promote: model, training must write "model_uri" beside its metrics`
+    }
+  }
+  if (champion?.modelUri === upstream.modelUri) {
+    return {
+      verdict: 'skipped',
+      reason: `the ${env} champion already is the artifact ${upstreamEnv} trained (${upstream.modelUri}); nothing to evaluate`
+    }
+  }
+  return undefined
 }
 
 /** A finished training: read its metrics, gate them, and promote or reject when retraining. */
@@ -326,6 +429,13 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
   const metrics = await backend.metrics(run, ctx)
   const gate = evaluateGate(c.gate, metrics, champion?.metrics)
   const history = await recentHistory(store, model.name, env, ctx.log)
+  const training = reported(metrics)
+  // An evaluation names the artifact it scored; what it reports as model_uri is not a new one.
+  const lineage: Lineage = lineageOf({
+    ...c.lineage,
+    modelUri: c.lineage.trainedIn ? c.lineage.modelUri : training.modelUri,
+    dataVersion: training.dataVersion
+  })
   const candidate: Candidate = {
     model: model.name,
     environment: env,
@@ -334,6 +444,7 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
     ref: ctx.ref,
     runId: ctx.runId,
     runUrl: run.url,
+    ...lineage,
     ...(c.pendingId ? { pendingId: c.pendingId } : {})
   }
   let promoted = false
@@ -353,6 +464,7 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
     metrics,
     champion: championView(champion),
     gate,
+    lineage,
     ...(history.length ? { history } : {}),
     promoted,
     durationMs: Date.now() - c.begun
@@ -387,7 +499,7 @@ async function recentHistory(
 export interface ReconcileOptions {
   config: Config
   store: ChampionStore
-  backendFor(model: ModelConfig, environment: string): Backend | Promise<Backend>
+  backendFor(spec: TrainSpec, model: ModelConfig, environment: string): Backend | Promise<Backend>
   log: Logger
   signal: AbortSignal
   /** Repository checkout (for backends that resolve paths). */
@@ -460,6 +572,7 @@ async function reconcileOne(
     runId: p.runId,
     idempotencyKey: idempotencyKey(opts.repo, p.sha, p.model, env, p.runId),
     outputDir: path.resolve(opts.outputRoot, env, p.model),
+    ...(p.lineage?.trainedIn ? { modelUri: p.lineage.modelUri } : {}),
     workspace: opts.workspace,
     signal: opts.signal,
     deadline: p.deadline,
@@ -495,12 +608,14 @@ async function reconcileOne(
   let result: ModelResult
   try {
     try {
-      if (!model || !model.train[env]) {
+      // The job that started: an evaluation when it names an artifact trained elsewhere.
+      const spec = p.lineage?.trainedIn ? model?.evaluate?.[env] : model?.train[env]
+      if (!model || !spec) {
         throw new TrainingError(
-          `${p.model} ${model ? `no longer trains in ${env}` : 'is no longer in the config'}; the training started at ${p.startedAt} is concluded without a gate`
+          `${p.model} ${model ? `no longer ${p.lineage?.trainedIn ? 'evaluates' : 'trains'} in ${env}` : 'is no longer in the config'}; the training started at ${p.startedAt} is concluded without a gate`
         )
       }
-      const backend = await opts.backendFor(model, env)
+      const backend = await opts.backendFor(spec, model, env)
       let status = await backend.status(p.run, ctx)
       const settleUntil = Math.min(now() + (opts.settleMs ?? 0), p.deadline)
       while ((status.state === 'queued' || status.state === 'running') && now() < settleUntil) {
@@ -534,7 +649,8 @@ async function reconcileOne(
           champion,
           status,
           begun,
-          pendingId: p.id
+          pendingId: p.id,
+          lineage: p.lineage ?? { gateRules: p.gate }
         })
       }
     } catch (e) {

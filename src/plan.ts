@@ -71,7 +71,10 @@ export function plan(config: Config, input: PlanInput): Plan {
       else if (target.why !== undefined) item(kind, target.why)
       else {
         const concern = changeConcern(model, input.changedFiles)
-        item(concern.concerned ? kind : 'skip', concern.reason)
+        const trains = kind === 'gate' || environment === config.environments[0]?.name
+        const serving = concern.concerned && trains && servingOnly(model, input.changedFiles)
+        if (serving) item('skip', serving)
+        else item(concern.concerned ? kind : 'skip', concern.reason)
       }
     }
   }
@@ -165,6 +168,19 @@ function changeConcern(
   if (hits.length === 0) return { concerned: false, reason: `no changed file matches ${globs}` }
   const more = hits.length > 1 ? ` and ${hits.length - 1} more` : ''
   return { concerned: true, reason: `${hits[0]}${more} changed` }
+}
+
+/**
+ * promote: model — a change that concerns the model but touches none of its `retrain_paths`
+ * (serving or monitoring code) deploys with the current artifact: nothing is trained or gated.
+ * Returns the reason, or undefined when the change retrains.
+ */
+function servingOnly(model: ModelConfig, changedFiles: string[] | undefined): string | undefined {
+  if (model.promote !== 'model' || !model.retrainPaths || changedFiles === undefined)
+    return undefined
+  const retrains = picomatch(model.retrainPaths, { dot: true })
+  if (changedFiles.some((f) => retrains(f))) return undefined
+  return `serving-only change: no changed file matches retrain_paths (${model.retrainPaths.join(', ')}); it deploys with the current champion's artifact, nothing is trained`
 }
 
 function checkEnvironment(config: Config, environment: string | undefined): void {

@@ -1,8 +1,9 @@
 // Judge with the base, train with the head. A pull request is judged by the config of its base
 // commit: which models there are, their names, environments and branches, where pull requests are
-// gated, which files concern a model, the gate, the metric names, the champion store and the
-// schedules. Only what runs the code under test — each model's train spec — comes from the head.
-// A pull request therefore cannot rename, redirect, skip or loosen the check that judges it.
+// gated, which files concern a model (and which retrain it), how it is promoted, the gate, the
+// metric names, the champion store and the schedules. Only what runs the code under test — each
+// model's train spec — comes from the head. A pull request therefore cannot rename, redirect, skip
+// or loosen the check that judges it.
 import type { ModelResult, SourcePosition } from '../types.js'
 import type { Config, EnvironmentConfig, ModelConfig, TrainSpec } from './schema.js'
 
@@ -149,6 +150,20 @@ function compareModel(base: ModelConfig, head: ModelConfig, change: Change): voi
     change(
       at('paths'),
       `the paths of "${base.name}" change; which files concern it is decided by the base until this is merged`,
+      base.name
+    )
+  }
+  if ((base.promote ?? 'code') !== (head.promote ?? 'code')) {
+    change(
+      at('promote'),
+      `"${base.name}" switches to promote: ${head.promote ?? 'code'} after merge; until then it is promoted as ${base.promote ?? 'code'}`,
+      base.name
+    )
+  }
+  if (!sameList(base.retrainPaths ?? [], head.retrainPaths ?? [])) {
+    change(
+      at('retrain_paths'),
+      `the retrain_paths of "${base.name}" change; which changes retrain it is decided by the base until this is merged`,
       base.name
     )
   }

@@ -434,8 +434,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Train specs per model and environment, resolved from the default and the overrides. */
-type Resolved = Map<string, Map<string, TrainSpec>>
+/** Train (and evaluate) specs per model and environment, from the defaults and the overrides. */
+type Resolved = Map<string, { train: Map<string, TrainSpec>; evaluate: Map<string, TrainSpec> }>
 
 /** The rules a schema cannot say: references between sections, and the merged train specs. */
 /** The check run of config problems is `ml-promote / config`; no model may take that name. */
@@ -474,7 +474,21 @@ function checkCrossFields(source: Source, root: Record<string, unknown>): Resolv
       source.report(['models', name], 'key', message)
     }
     if (!isRecord(model)) continue
-    checkPaths(source, name, model.paths)
+    checkPaths(source, name, 'paths', model.paths)
+    checkPaths(source, name, 'retrain_paths', model.retrain_paths)
+    const byModel = model.promote === 'model'
+    const evaluated = byModel ? envNames.slice(1) : []
+    if (byModel && evaluated.length > 0 && model.evaluate === undefined) {
+      const message = `models.${name} uses promote: model, so ${evaluated.join(' and ')} evaluate${evaluated.length === 1 ? 's' : ''} the artifact ${envNames[0]} trained: add models.${name}.evaluate, a job that scores $ML_PROMOTE_MODEL_URI on that environment's data`
+      source.report(['models', name, 'promote'], 'value', message)
+    }
+    if (!byModel) {
+      for (const key of ['evaluate', 'retrain_paths']) {
+        if (model[key] === undefined) continue
+        const message = `models.${name}.${key} is used only with promote: model (this model retrains in every environment); set models.${name}.promote: model or remove it`
+        source.report(['models', name, key], 'key', message)
+      }
+    }
     checkGate(source, name, model.gate, model.metric_names)
     const overrides = isRecord(model.environments) ? model.environments : {}
     for (const env of Object.keys(overrides)) {
@@ -502,16 +516,27 @@ function checkCrossFields(source: Source, root: Record<string, unknown>): Resolv
       })
     }
     const specs = new Map<string, TrainSpec>()
+    const evaluations = new Map<string, TrainSpec>()
     for (const env of envNames) {
-      const spec = resolveTrain(source, name, env, model.train, overrides[env])
+      if (evaluated.includes(env)) {
+        // The override of an environment that evaluates applies to its evaluation; a pull
+        // request gated there trains the default spec.
+        const train = resolveTrain(source, name, env, 'train', model.train, undefined)
+        if (train !== undefined) specs.set(env, train)
+        if (model.evaluate === undefined) continue
+        const spec = resolveTrain(source, name, env, 'evaluate', model.evaluate, overrides[env])
+        if (spec !== undefined) evaluations.set(env, spec)
+        continue
+      }
+      const spec = resolveTrain(source, name, env, 'train', model.train, overrides[env])
       if (spec !== undefined) specs.set(env, spec)
     }
-    resolved.set(name, specs)
+    resolved.set(name, { train: specs, evaluate: evaluations })
   }
   return resolved
 }
 
-function checkPaths(source: Source, model: string, paths: unknown): void {
+function checkPaths(source: Source, model: string, key: string, paths: unknown): void {
   if (!Array.isArray(paths)) return
   paths.forEach((glob, index) => {
     if (typeof glob !== 'string' || glob === '') return
@@ -521,8 +546,8 @@ function checkPaths(source: Source, model: string, paths: unknown): void {
       picomatch.makeRe(glob, { strictBrackets: true, debug: true })
     } catch (error) {
       const reason = (error as Error).message.replace(/^Invalid regular expression: \/.*\/: /, '')
-      const message = `models.${model}.paths[${index}] is not a valid glob (got ${quote(glob)}): ${reason}`
-      source.report(['models', model, 'paths', index], 'value', message)
+      const message = `models.${model}.${key}[${index}] is not a valid glob (got ${quote(glob)}): ${reason}`
+      source.report(['models', model, key, index], 'value', message)
     }
   })
 }
@@ -560,10 +585,11 @@ function resolveTrain(
   source: Source,
   model: string,
   env: string,
+  key: 'train' | 'evaluate',
   base: unknown,
   override: unknown
 ): TrainSpec | undefined {
-  const defaultPath = ['models', model, 'train']
+  const defaultPath = ['models', model, key]
   if (override === undefined) {
     // The default's own problems are reported by the config schema.
     const result = trainSpec.safeParse(base)
@@ -602,16 +628,25 @@ function normalise(source: Source, raw: RawConfig, resolved: Resolved): Config {
   })
   const models = source.keysAt(['models']).map((name): ModelConfig => {
     const model = raw.models[name] as RawConfig['models'][string]
-    const specs = resolved.get(name) as Map<string, TrainSpec>
+    const { train: specs, evaluate: evaluations } = resolved.get(name) as {
+      train: Map<string, TrainSpec>
+      evaluate: Map<string, TrainSpec>
+    }
     const gate = Object.fromEntries(
       source.keysAt(['models', name, 'gate']).map((metric) => [metric, model.gate[metric]])
     ) as ModelConfig['gate']
+    const promote = model.promote
     return {
       name,
+      promote,
       paths: model.paths,
+      ...(model.retrain_paths === undefined ? {} : { retrainPaths: model.retrain_paths }),
       ...(model.metric_names === undefined ? {} : { metricNames: model.metric_names }),
       train: Object.fromEntries(envNames.map((env) => [env, specs.get(env) as TrainSpec])),
       defaultTrain: model.train,
+      ...(promote === 'model' && model.evaluate !== undefined
+        ? { evaluate: Object.fromEntries(evaluations), defaultEvaluate: model.evaluate }
+        : {}),
       gate,
       ...(Object.keys(model.on_promote ?? {}).length > 0 ? { onPromote: model.on_promote } : {})
     }

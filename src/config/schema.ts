@@ -198,19 +198,38 @@ export const environmentSpec = z.strictObject({
 })
 
 export const modelSpec = z.strictObject({
+  promote: z
+    .enum(['code', 'model'])
+    .default('code')
+    .describe(
+      'code: retrain in every environment (deploy code). model: train once, in the first environment (the gate environment for a pull request), then evaluate and promote that same artifact in each later environment (deploy models).'
+    ),
   paths: z
     .array(z.string().min(1))
     .default([])
     .describe('Globs; only changes here concern this model (default: every change).'),
+  retrain_paths: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'promote: model only. Globs; a change concerning the model retrains it only when it touches one of these, else it deploys without training (serving or monitoring code). Default: every change retrains.'
+    ),
   metric_names: z
     .array(metricName)
     .optional()
     .describe('Metrics training writes; gate entries must name one of them.'),
   train: trainSpec,
+  evaluate: trainSpec
+    .optional()
+    .describe(
+      'promote: model only. Scores the trained artifact (ML_PROMOTE_MODEL_URI) on the data of each environment after the first; it trains nothing.'
+    ),
   environments: z
     .record(z.string(), trainOverride)
     .default({})
-    .describe('Per-environment overrides of `train`, keyed by environment name.'),
+    .describe(
+      'Per-environment overrides of `train` (of `evaluate` in the environments where a promote: model model is evaluated), keyed by environment name.'
+    ),
   on_promote: z
     .record(z.string(), z.array(downstreamJob))
     .default({})
@@ -273,12 +292,27 @@ export interface EnvironmentConfig {
 
 export interface ModelConfig {
   name: string
+  /** `code` (or absent): retrain in every environment; `model`: train once, evaluate after. */
+  promote?: 'code' | 'model'
   paths: string[]
+  /** promote: model — changes that retrain (others deploy without training); undefined = all. */
+  retrainPaths?: string[]
   metricNames?: string[]
-  /** Train spec resolved for every declared environment (default merged with overrides). */
+  /**
+   * The training of each declared environment (default merged with overrides). With promote:
+   * model only the first environment's merges train, and a later one's pull request gate (when it
+   * is the gate environment) trains the default spec.
+   */
   train: Record<string, TrainSpec>
+  /**
+   * promote: model — for each environment after the first, the evaluation of the artifact trained
+   * upstream (`evaluate` merged with the environment's override).
+   */
+  evaluate?: Record<string, TrainSpec>
   /** The model's own `train` before per-environment overrides. */
   defaultTrain: TrainSpec
+  /** The model's own `evaluate` before per-environment overrides (promote: model). */
+  defaultEvaluate?: TrainSpec
   gate: Record<string, MetricRule>
   /** `on_promote`: downstream jobs per environment, run in order after a promotion. */
   onPromote?: Record<string, DownstreamJob[]>

@@ -1,7 +1,7 @@
 // Pure rendering of results into Markdown (job summary, check run summary, PR comment) and plain
 // text (terminal). No I/O: the adapters decide where the text goes.
 import { formatNumber } from '../gate.js'
-import type { GateResult, ModelResult, Plan } from '../types.js'
+import type { GateResult, Lineage, ModelResult, Plan } from '../types.js'
 
 const ICON = { pass: '✅', fail: '❌', skipped: '⏭️', error: '⚠️', pending: '⏳' } as const
 
@@ -197,18 +197,45 @@ function chartNumber(n: number): string {
 }
 
 /** One model's section: headline, run link, metric table, notes. */
+/**
+ * The lineage facts of a record: the artifact and where it was trained, the data version, what
+ * started it, a rollback's reason, the approver. Every value is untrusted text.
+ */
+export function lineageFacts(l: Lineage | undefined): string[] {
+  if (!l) return []
+  const facts: string[] = []
+  if (l.modelUri) {
+    const trained = l.trainedIn
+      ? ` (trained in ${code(l.trainedIn)}${l.trainedSha ? ` at ${code(l.trainedSha.slice(0, 7))}` : ''}${l.trainingRunUrl ? `, ${link('training run', l.trainingRunUrl)}` : ''})`
+      : ''
+    facts.push(`Artifact: ${code(l.modelUri)}${trained}`)
+  }
+  if (l.dataVersion) facts.push(`Data: ${code(l.dataVersion)}`)
+  if (l.trigger) facts.push(`Started by: ${text(l.trigger)}`)
+  if (l.approvedBy) facts.push(`Approved by: ${text(l.approvedBy)}`)
+  if (l.rollback) {
+    facts.push(
+      `Rolled back${l.rollback.replacedSha ? ` from ${code(l.rollback.replacedSha.slice(0, 7))}` : ''}: ${text(l.rollback.reason)}`
+    )
+  }
+  return facts
+}
+
 export function modelSection(r: ModelResult): string {
   const parts = [`### ${headline(r)}`]
   for (const note of r.notes ?? []) parts.push(`> ${text(note)}`)
   const facts: string[] = []
   const training = runLink(r)
-  if (training) facts.push(`Training: ${training}`)
+  if (training) facts.push(`${r.lineage?.trainedIn ? 'Evaluation' : 'Training'}: ${training}`)
+  facts.push(...lineageFacts(r.lineage))
   if (r.verdict === 'pending') facts.push(`Status: ${text(r.reason)}`)
   if (r.reused) facts.push('Result reused from the earlier gate of this commit.')
   if (r.champion) {
     facts.push(
       `Champion: ${code(r.champion.sha.slice(0, 7))} promoted ${text(r.champion.promotedAt.slice(0, 10))}` +
-        (r.champion.runUrl ? ` (${link('run', r.champion.runUrl)})` : '')
+        (r.champion.runUrl ? ` (${link('run', r.champion.runUrl)})` : '') +
+        (r.champion.modelUri ? `, artifact ${code(r.champion.modelUri)}` : '') +
+        (r.champion.dataVersion ? `, data ${code(r.champion.dataVersion)}` : '')
     )
   }
   if (r.durationMs !== undefined) facts.push(`Took ${Math.round(r.durationMs / 100) / 10} s.`)
@@ -334,6 +361,17 @@ export function renderText(input: SummaryInput): string {
     )
     for (const note of r.notes ?? []) lines.push(`  note: ${note}`)
     if (r.run?.url) lines.push(`  run: ${r.run.url}`)
+    const l = r.lineage
+    if (l?.modelUri) {
+      const trained = l.trainedIn
+        ? ` (trained in ${l.trainedIn}${l.trainedSha ? ` at ${l.trainedSha.slice(0, 7)}` : ''})`
+        : ''
+      lines.push(`  artifact: ${l.modelUri}${trained}`)
+    }
+    if (l?.dataVersion) lines.push(`  data: ${l.dataVersion}`)
+    if (r.champion?.modelUri) {
+      lines.push(`  champion: ${r.champion.sha.slice(0, 7)}, artifact ${r.champion.modelUri}`)
+    }
     for (const d of r.downstream ?? [])
       lines.push(`  on_promote ${d.name}: ${d.ok ? 'done' : `FAILED - ${d.message ?? ''}`}`)
     if (r.gate) {
