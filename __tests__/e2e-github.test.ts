@@ -347,6 +347,30 @@ describe('promotion on push', () => {
     expect(JSON.parse(reuse.outputs.results!)[0]).toMatchObject({ verdict: 'pass', reused: true })
   })
 
+  it('names who approved the run in an environment with reviewers, and nobody otherwise', async () => {
+    const ws = exampleWorkspace()
+    const payload = pushPayload({ ref: 'refs/heads/main', before: '0'.repeat(40), after: ws.sha })
+    const unreviewed = await runAction({ workspace: ws.dir, event: 'push', payload, ...env() })
+    expect(unreviewed.code).toBe(0)
+    expect(JSON.parse(unreviewed.outputs.results!)[0].lineage.approvedBy).toBeUndefined()
+    expect(unreviewed.summary).not.toContain('Approved by')
+
+    // The harness runs as workflow run 4242; its job waited for a reviewer of "staging".
+    fake.approvals.set(4242, [
+      { login: 'release-manager', environments: ['staging'], state: 'approved', comment: 'ok' },
+      { login: 'someone-else', environments: ['staging'], state: 'rejected', comment: 'no' }
+    ])
+    const reviewed = await runAction({ workspace: ws.dir, event: 'push', payload, ...env() })
+    expect(reviewed.code).toBe(0)
+    const lineage = JSON.parse(reviewed.outputs.results!)[0].lineage
+    expect(lineage).toMatchObject({
+      approvedBy: 'release-manager (staging)',
+      trigger: expect.stringMatching(/^push to main/)
+    })
+    expect(reviewed.summary).toContain('Approved by: release-manager (staging)')
+    expect(fake.count('GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals')).toBe(2)
+  })
+
   it('recovers from a secondary rate limit and a 502', async () => {
     const ws = exampleWorkspace()
     fake.inject({

@@ -46,6 +46,7 @@ const OPERATIONS = [
   'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
   'GET /repos/{owner}/{repo}/actions/runs/{run_id}',
   'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel',
+  'GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals',
   'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts',
   'GET /repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}'
 ]

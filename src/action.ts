@@ -315,6 +315,11 @@ export async function main(): Promise<void> {
       ? baseStateDir(root, workspace, event.baseSha!)
       : path.resolve(workspace, '.ml-promote')
   const store = await actionStore(config, octokit, repo, stateDir, log)
+  // A promotion names who approved the job when it ran in an environment with reviewers.
+  const approvedBy =
+    octokit && thePlan.kind === 'retrain' && Number(process.env.GITHUB_RUN_ID) > 0
+      ? await tools.runApprovals(octokit, repo, Number(process.env.GITHUB_RUN_ID), log)
+      : undefined
   const pending = new PendingRuns()
   const abort = new AbortController()
   const onSignal = (sig: NodeJS.Signals) => {
@@ -349,7 +354,8 @@ export async function main(): Promise<void> {
             ? undefined
             : (gitBranch(workspace) ?? event.branch),
         pullNumber: event.pullNumber,
-        trigger: triggerOf(event)
+        trigger: triggerOf(event),
+        ...(approvedBy ? { approvedBy } : {})
       },
       detach: !inputs.wait,
       maxParallel: inputs.maxParallel ?? config.maxParallel,

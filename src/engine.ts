@@ -57,6 +57,8 @@ export interface RunContext {
   pullNumber?: number
   /** Who or what started the run (`push by octocat`, `schedule`…), kept in every record. */
   trigger?: string
+  /** Who approved the run in a GitHub environment with required reviewers. */
+  approvedBy?: string
 }
 
 export interface EngineHooks {
@@ -249,6 +251,7 @@ async function trainAndGate(
   )
   const lineage: Lineage = {
     ...(context.trigger ? { trigger: context.trigger } : {}),
+    ...(context.approvedBy ? { approvedBy: context.approvedBy } : {}),
     gateRules: model.gate
   }
 
@@ -278,7 +281,7 @@ async function trainAndGate(
     // still leave the post step what it needs to cancel the run.
     await opts.hooks?.started?.(item, run)
     log.info(
-      `${model.name} [${env}]: training started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`
+      `${model.name} [${env}]: ${evaluation ? 'evaluation' : 'training'} started on ${backend.name}${run.url ? ` — ${run.url}` : ''}${run.attached ? ' (attached to the run an earlier attempt started)' : ''}`
     )
     if (opts.detach && !backend.wait) {
       if (!store.addPending) {

@@ -186,3 +186,26 @@ export function fitText(text: string, limit: number, note: string): string {
   if (last >= 0xd800 && last <= 0xdbff) end -= 1
   return text.slice(0, end) + note
 }
+
+/**
+ * Who approved this workflow run's jobs in GitHub environments with required reviewers, e.g.
+ * `octocat (production)`; undefined when nobody did, or when the token may not read it (`actions:
+ * read`). One call per run; approval itself stays GitHub's.
+ */
+export async function runApprovals(
+  octokit: Octokit,
+  repo: RepoRef,
+  runId: number,
+  log: { debug(message: string): void }
+): Promise<string | undefined> {
+  try {
+    const { data } = await octokit.rest.actions.getReviewsForRun({ ...repo, run_id: runId })
+    const approved = data
+      .filter((a) => a.state === 'approved')
+      .map((a) => `${a.user.login} (${a.environments.map((e) => e.name ?? '?').join(', ')})`)
+    return approved.length ? approved.join('; ') : undefined
+  } catch (e) {
+    log.debug(`could not read the approvals of run ${runId}: ${(e as Error).message}`)
+    return undefined
+  }
+}

@@ -265,6 +265,16 @@ export class FakeGitHub {
   /** Deployments removed through the API, in the order they were deleted. */
   readonly deletedDeployments: DeploymentState[] = []
   readonly workflowRuns: WorkflowRunState[] = []
+  /** Reviews of environment deployments, by workflow run id (`…/runs/{run_id}/approvals`). */
+  readonly approvals = new Map<
+    number,
+    Array<{
+      login: string
+      environments: string[]
+      state: 'approved' | 'rejected'
+      comment: string
+    }>
+  >()
 
   private readonly faults: Array<Fault & { left: number }> = []
   private readonly files = new Map<string, string>()
@@ -1267,6 +1277,28 @@ export class FakeGitHub {
       run.status = 'completed'
       run.conclusion = 'cancelled'
       return { status: 202, body: {} }
+    },
+
+    'GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals': (ctx) => {
+      const reviews = this.approvals.get(this.intParam(ctx, 'run_id')) ?? []
+      const at = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+      return {
+        status: 200,
+        body: reviews.map((r, i) => ({
+          environments: r.environments.map((name, j) => ({
+            id: 300 + j,
+            node_id: `EN_${300 + j}`,
+            name,
+            url: `${this.url}/repos/${this.owner}/${this.repo}/environments/${encodeURIComponent(name)}`,
+            html_url: `${this.url}/${this.owner}/${this.repo}/deployments/activity_log?environments_filter=${encodeURIComponent(name)}`,
+            created_at: at,
+            updated_at: at
+          })),
+          state: r.state,
+          user: this.user(r.login, 7000 + i, 'User'),
+          comment: r.comment
+        }))
+      }
     },
 
     'GET /repos/{owner}/{repo}/actions/runs/{run_id}/artifacts': (ctx) => {
