@@ -297,7 +297,7 @@ export interface ChampionStore {
    * `rolled_back` entry carrying the restored champion's metrics and lineage, so the next gate
    * compares against it. Throws when there is nothing to restore.
    */
-  rollback?(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }>
+  rollback(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }>
 }
 
 export type MetricOutcome = 'pass' | 'fail'
