@@ -366,7 +366,8 @@ export type Verdict = 'pass' | 'fail' | 'skipped' | 'pending'
 export interface ModelResult {
   model: string
   environment: string | undefined
-  action: PlannedAction
+  /** `rollback`: an earlier champion restored (`mode: rollback`); `champion` is the restored one. */
+  action: PlannedAction | 'rollback'
   verdict: Verdict | 'error'
   reason: string
   /** The commit trained. */
