@@ -353,3 +353,30 @@ describe('mlflow store: rollback', () => {
     expect(fake.violations).toEqual([])
   })
 })
+
+describe('mlflow store: rollback in Unity Catalog', () => {
+  it('tags the restored version and PUTs the champion alias back to it', async () => {
+    const { fake, store } = await setup({ uc: true })
+    fake.addModel(UC_NAME, true)
+    fake.addVersion(UC_NAME, { tags: { [TAGS.runId]: '1' } })
+    fake.addVersion(UC_NAME, { tags: { [TAGS.runId]: '2' } })
+    await store.promote(candidate({ runId: '1', sha: 'a'.repeat(40) }), PASS)
+    await store.promote(candidate({ runId: '2', sha: 'c'.repeat(40) }), PASS)
+    const before = fake.writes().length
+    const { restored } = await store.rollback({
+      model: 'fraud',
+      environment: 'staging',
+      toSha: 'aaaaaaa',
+      reason: 'drift',
+      trigger: 'rollback by octocat'
+    })
+    expect(fake.writes().slice(before)).toEqual(['ucSetTag', 'ucSetAlias'])
+    expect(fake.aliasOf(UC_NAME, 'champion')).toBe(1)
+    expect(restored).toMatchObject({ sha: 'a'.repeat(40), ref_id: `${UC_NAME}/1` })
+    expect(await store.champion('fraud', 'staging')).toMatchObject({
+      sha: 'a'.repeat(40),
+      rollback: { reason: 'drift', replacedSha: 'c'.repeat(40) }
+    })
+    expect(fake.violations).toEqual([])
+  })
+})
