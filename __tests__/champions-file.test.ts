@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { FileChampionStore, type StoreFs } from '../src/champions/file.js'
 import { CLAIM_TTL_MS, type Candidate, type GateResult } from '../src/types.js'
+import { describeLineageAndRollback } from '../test/support/store-behaviour.js'
 
 let root: string
 let counter = 0
@@ -316,4 +317,13 @@ describe('trainings started without waiting', () => {
     expect(listed).toHaveLength(1)
     expect(listed[0]!.startedAt).toBe('2025-01-06T09:05:00.000Z')
   })
+})
+
+describeLineageAndRollback(async () => {
+  const dir = freshDir()
+  const store = new FileChampionStore(dir, { now: clock() })
+  return {
+    store,
+    written: () => fs.readFile(path.join(dir, 'state.json'), 'utf8').catch(() => 'no file')
+  }
 })

@@ -4,6 +4,7 @@ import { createOctokit, type Octokit, type RepoRef } from '../src/github.js'
 import type { Candidate, GateResult } from '../src/types.js'
 import { FakeGitHub } from '../test/fakes/github-server.js'
 import { quietLogger } from '../test/support/logger.js'
+import { describeLineageAndRollback } from '../test/support/store-behaviour.js'
 
 const RUN_URL = 'https://github.com/o/r/actions/runs/99'
 
@@ -264,3 +265,8 @@ describe('permissions', () => {
     )
   })
 })
+
+describeLineageAndRollback(async () => ({
+  store: store(),
+  written: async () => fake.calls.filter((c) => c.method !== 'GET').length
+}))

@@ -4,6 +4,7 @@ import type { Candidate, GateResult } from '../src/types.js'
 import { VirtualClock } from '../test/fakes/clock.js'
 import { FakeMlflow, type FakeMlflowOptions } from '../test/fakes/mlflow-server.js'
 import { recordingLogger } from '../test/support/logger.js'
+import { describeLineageAndRollback } from '../test/support/store-behaviour.js'
 
 const PASS: GateResult = {
   verdict: 'pass',
@@ -320,5 +321,62 @@ describe('mlflow store: credentials', () => {
     await expect(store.champion('fraud', 'staging')).rejects.toThrow(
       /401.*set MLFLOW_TRACKING_TOKEN/
     )
+  })
+})
+
+describeLineageAndRollback(async () => {
+  const { fake, store } = await setup()
+  return { store, written: async () => fake.writes().length }
+})
+
+describe('mlflow store: rollback', () => {
+  it('moves the champion alias back and tags the restored version, leaving the other as it was', async () => {
+    const { fake, store } = await setup()
+    await store.promote(candidate({ runId: '1', sha: 'a'.repeat(40) }), PASS)
+    await store.promote(candidate({ runId: '2', sha: 'c'.repeat(40) }), PASS)
+    const replacedTags = { ...fake.version(OSS_NAME, 2)!.tags }
+    await store.rollback({
+      model: 'fraud',
+      environment: 'staging',
+      reason: 'drift',
+      trigger: 'rollback by octocat'
+    })
+    expect(fake.aliasOf(OSS_NAME, 'champion')).toBe(1)
+    expect(JSON.parse(fake.version(OSS_NAME, 1)!.tags[`${TAGS.rolledBack}1`]!)).toEqual({
+      at: '2025-03-01T12:00:00.000Z',
+      reason: 'drift',
+      replaced_sha: 'c'.repeat(40),
+      trigger: 'rollback by octocat',
+      after: 2
+    })
+    expect(fake.version(OSS_NAME, 2)!.tags).toEqual(replacedTags)
+    expect(fake.violations).toEqual([])
+  })
+})
+
+describe('mlflow store: rollback in Unity Catalog', () => {
+  it('tags the restored version and PUTs the champion alias back to it', async () => {
+    const { fake, store } = await setup({ uc: true })
+    fake.addModel(UC_NAME, true)
+    fake.addVersion(UC_NAME, { tags: { [TAGS.runId]: '1' } })
+    fake.addVersion(UC_NAME, { tags: { [TAGS.runId]: '2' } })
+    await store.promote(candidate({ runId: '1', sha: 'a'.repeat(40) }), PASS)
+    await store.promote(candidate({ runId: '2', sha: 'c'.repeat(40) }), PASS)
+    const before = fake.writes().length
+    const { restored } = await store.rollback({
+      model: 'fraud',
+      environment: 'staging',
+      toSha: 'aaaaaaa',
+      reason: 'drift',
+      trigger: 'rollback by octocat'
+    })
+    expect(fake.writes().slice(before)).toEqual(['ucSetTag', 'ucSetAlias'])
+    expect(fake.aliasOf(UC_NAME, 'champion')).toBe(1)
+    expect(restored).toMatchObject({ sha: 'a'.repeat(40), ref_id: `${UC_NAME}/1` })
+    expect(await store.champion('fraud', 'staging')).toMatchObject({
+      sha: 'a'.repeat(40),
+      rollback: { reason: 'drift', replacedSha: 'c'.repeat(40) }
+    })
+    expect(fake.violations).toEqual([])
   })
 })

@@ -18,7 +18,7 @@ import {
 } from './config/judging.js'
 import { reconcilePending, runPlan, type Reconciled } from './engine.js'
 import type { Octokit, RepoRef } from './github.js'
-import { getInputs, repoRef } from './inputs.js'
+import { getInputs, repoRef, type Inputs } from './inputs.js'
 import { actionLogger } from './log.js'
 import { plan as makePlan, renderPlan } from './plan.js'
 import {
@@ -33,6 +33,7 @@ import {
   text
 } from './report/markdown.js'
 import type {
+  Champion,
   Config,
   ConfigProblem,
   EventName,
@@ -182,6 +183,11 @@ export async function main(): Promise<void> {
       "mode reconcile concludes trainings with the repository's own config; run it on schedule, workflow_dispatch or a callback event, not on a pull request"
     )
   }
+  if (process.env.GITHUB_EVENT_NAME === 'pull_request' && inputs.mode === 'rollback') {
+    throw new Error(
+      'mode rollback changes which model serves an environment; run it from workflow_dispatch, not on a pull request'
+    )
+  }
   const callback = isCallbackEvent(process.env.GITHUB_EVENT_NAME ?? '')
   if (callback && inputs.mode === 'auto') inputs.mode = 'reconcile'
   if (callback && inputs.mode !== 'reconcile' && inputs.mode !== 'validate') {
@@ -237,6 +243,9 @@ export async function main(): Promise<void> {
 
   const tools = await githubTools()
   const octokit = inputs.token ? tools.createOctokit(inputs.token, { log, deadline }) : undefined
+  if (inputs.mode === 'rollback') {
+    return rollbackRun({ config, relConfig, inputs, octokit, repo, workspace, log })
+  }
   const notes: string[] = []
   const fork = event.name === 'pull_request' && tools.isForkPull(event.payload)
   let judging: Judging | undefined
@@ -793,4 +802,93 @@ async function reconcileRun(r: {
   const bad = results.filter((x) => x.verdict === 'fail' || x.verdict === 'error')
   if (bad.length)
     throw new Error(bad.map((x) => `${x.model} [${x.environment}]: ${x.reason}`).join('\n'))
+}
+
+/**
+ * `mode: rollback`, from workflow_dispatch: the champion before the current one (or the one at
+ * `rollback-to`) serves the environment again, recorded with the reason and who asked, so the next
+ * gate compares against it.
+ */
+async function rollbackRun(r: {
+  config: Config
+  relConfig: string
+  inputs: Inputs
+  octokit: Octokit | undefined
+  repo: RepoRef
+  workspace: string
+  log: Logger
+}): Promise<void> {
+  const { config, relConfig, inputs, octokit, repo, workspace, log } = r
+  const model = inputs.models![0]!
+  const environment = inputs.environment!
+  if (!config.models.some((m) => m.name === model))
+    throw new Error(
+      `${relConfig} has no model "${model}" (models: ${config.models.map((m) => m.name).join(', ')})`
+    )
+  if (!config.environments.some((e) => e.name === environment))
+    throw new Error(
+      `${relConfig} has no environment "${environment}" (environments: ${config.environments.map((e) => e.name).join(', ')})`
+    )
+  const actor = process.env.GITHUB_ACTOR || 'workflow'
+  const store = await actionStore(
+    config,
+    octokit,
+    repo,
+    path.resolve(workspace, '.ml-promote'),
+    log
+  )
+  const { restored, replaced } = await core.group(`Roll back ${model} in ${environment}`, () =>
+    store.rollback({
+      model,
+      environment,
+      ...(inputs.rollbackTo ? { toSha: inputs.rollbackTo } : {}),
+      reason: inputs.reason!,
+      trigger: `rollback by ${actor}`
+    })
+  )
+  const reason = `restored ${restored.sha.slice(0, 7)}${replaced ? `, replacing ${replaced.sha.slice(0, 7)}` : ''}: ${inputs.reason}`
+  log.notice(`${model} [${environment}]: ${reason}`)
+  setOutputs('pass', environment, [
+    {
+      model,
+      environment,
+      action: 'rollback',
+      verdict: 'pass',
+      reason,
+      sha: restored.sha,
+      metrics: restored.metrics,
+      champion: restored,
+      promoted: true
+    }
+  ])
+  await writeSummary(rollbackSummary(model, environment, restored, replaced, actor))
+}
+
+function rollbackSummary(
+  model: string,
+  environment: string,
+  restored: Champion,
+  replaced: Champion | undefined,
+  actor: string
+): string {
+  const metrics = (c: Champion) =>
+    Object.entries(c.metrics)
+      .map(([k, v]) => `${text(k)} ${Number(v.toPrecision(4))}`)
+      .join(', ')
+  const row = (label: string, c: Champion) =>
+    `| ${label} | ${code(c.sha.slice(0, 7))} | ${c.modelUri ? code(c.modelUri) : '—'} | ${metrics(c) || '—'} |`
+  const run = runUrl()
+  return [
+    `## ml-promote: rollback of ${text(model)} in ${code(environment)}`,
+    '',
+    `${text(actor)} restored an earlier champion${run ? ` (${link('workflow run', run)})` : ''}. The next gate in ${code(environment)} compares against it.`,
+    '',
+    '| | Commit | Artifact | Metrics |',
+    '| --- | --- | --- | --- |',
+    row('Restored', restored),
+    ...(replaced ? [row('Replaced', replaced)] : []),
+    '',
+    `**Reason:** ${text(restored.rollback?.reason ?? '')}`,
+    ''
+  ].join('\n')
 }

@@ -12,7 +12,7 @@ import { reconcilePending, runPlan } from './engine.js'
 import { consoleLogger } from './log.js'
 import { plan as makePlan, PlanError, renderPlan } from './plan.js'
 import { downstreamFailures, overallVerdict, renderText } from './report/markdown.js'
-import type { Config, EventName, Mode } from './types.js'
+import type { Champion, Config, EventName, Mode } from './types.js'
 
 const USAGE = `Usage: ml-promote <command> [options]
 
@@ -21,7 +21,8 @@ Commands:
   plan         print what would happen for an event; runs nothing
   run          train, gate and promote as the action would, with a file champion store
   reconcile    conclude trainings started with --no-wait (one status call each)
-  champions    print each environment's champion from the file store
+  champions    print each environment's champion and where it comes from
+  rollback     restore an earlier champion: --model M --environment E --reason TEXT [--to SHA]
   schema       print the config's JSON Schema
 
 Options:
@@ -32,6 +33,10 @@ Options:
   --changed a,b         changed files (default: from git, else all models)
   --environment E       environment to act on (workflow_dispatch / schedule)
   --models a,b          only these models
+  --model M             rollback: the model whose champion is restored
+  --to SHA              rollback: the commit to restore, 7+ digits (default: the one
+                        before the current champion)
+  --reason TEXT         rollback: why (required; kept in the history)
   --mode M              auto | gate | retrain (default auto)
   --state DIR           file champion store (default .ml-promote/)
   --sha S               commit being trained (default: git HEAD)
@@ -40,7 +45,7 @@ Options:
   --max-parallel N      trainings at once (default: config max_parallel, else 10;
                         runner trainings also at most one per core)
   --no-wait             start remote training, record it as pending and return
-  --json                print the results as JSON on stdout
+  --json                print the results (champions, rollback: the champions) as JSON
   -q, --quiet           only the report
   -h, --help            this text
 `
@@ -88,6 +93,9 @@ export async function cli(argv: string[]): Promise<number> {
       changed: { type: 'string' },
       environment: { type: 'string' },
       models: { type: 'string' },
+      model: { type: 'string' },
+      to: { type: 'string' },
+      reason: { type: 'string' },
       mode: { type: 'string', default: 'auto' },
       state: { type: 'string', default: '.ml-promote' },
       sha: { type: 'string' },
@@ -109,7 +117,7 @@ export async function cli(argv: string[]): Promise<number> {
     process.stdout.write(renderJsonSchema())
     return 0
   }
-  if (!['validate', 'plan', 'run', 'reconcile', 'champions'].includes(command))
+  if (!['validate', 'plan', 'run', 'reconcile', 'champions', 'rollback'].includes(command))
     throw new UsageError(`unknown command "${command}"`)
 
   const log = consoleLogger({ quiet: values.quiet })
@@ -132,14 +140,52 @@ export async function cli(argv: string[]): Promise<number> {
   const stateDir = path.resolve(cwd, values.state!)
   if (command === 'champions') {
     const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
+    const all: Array<{ model: string; environment: string; champion: Champion | null }> = []
     for (const m of config.models) {
       for (const e of config.environments) {
-        const c = await store.champion(m.name, e.name)
-        process.stdout.write(
-          `${m.name} [${e.name}]: ${c ? `${c.sha.slice(0, 7)} since ${c.promotedAt} ${JSON.stringify(c.metrics)}` : 'no champion yet'}\n`
-        )
+        const champion = (await store.champion(m.name, e.name)) ?? null
+        all.push({ model: m.name, environment: e.name, champion })
       }
     }
+    if (values.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n')
+    else
+      for (const { model, environment, champion } of all)
+        process.stdout.write(
+          `${model} [${environment}]: ${champion ? describeChampion(champion) : 'no champion yet'}\n`
+        )
+    return 0
+  }
+
+  if (command === 'rollback') {
+    const model = values.model
+    const environment = values.environment
+    if (!model) throw new UsageError('rollback needs --model <name>')
+    if (!config.models.some((m) => m.name === model))
+      throw new UsageError(
+        `${relConfig} has no model "${model}" (models: ${config.models.map((m) => m.name).join(', ')})`
+      )
+    if (!environment) throw new UsageError('rollback needs --environment <name>')
+    if (!config.environments.some((e) => e.name === environment))
+      throw new UsageError(
+        `${relConfig} has no environment "${environment}" (environments: ${config.environments.map((e) => e.name).join(', ')})`
+      )
+    // A rollback is read later by people asking why the model changed: it is not recorded without why.
+    const reason = values.reason?.trim()
+    if (!reason) throw new UsageError('rollback needs --reason <text>: it is kept in the history')
+    const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
+    const { restored, replaced } = await store.rollback({
+      model,
+      environment,
+      ...(values.to ? { toSha: values.to } : {}),
+      reason,
+      trigger: `rollback by ${process.env.USER || 'cli'}`
+    })
+    if (values.json) process.stdout.write(JSON.stringify(restored, null, 2) + '\n')
+    else
+      process.stdout.write(
+        `${model} [${environment}]: restored ${describeChampion(restored)}\n` +
+          (replaced ? `  replaced: ${describeChampion(replaced).split('\n')[0]}\n` : '')
+      )
     return 0
   }
 
@@ -292,6 +338,36 @@ export async function cli(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
+}
+
+/** A champion on one line, then one indented line per lineage fact it has. */
+function describeChampion(c: Champion): string {
+  const trained =
+    c.trainedIn || c.trainedSha
+      ? [
+          c.trainedIn && `in ${c.trainedIn}`,
+          c.trainedSha && `at ${c.trainedSha.slice(0, 7)}`,
+          c.trainingRunUrl && `(${c.trainingRunUrl})`
+        ]
+          .filter(Boolean)
+          .join(' ')
+      : undefined
+  const facts: Array<[string, string | undefined]> = [
+    ['artifact', c.modelUri],
+    ['data version', c.dataVersion],
+    ['trained', trained],
+    ['trigger', c.trigger],
+    ['approved by', c.approvedBy],
+    [
+      'rolled back',
+      c.rollback &&
+        `${c.rollback.reason}${c.rollback.replacedSha ? ` (replaced ${c.rollback.replacedSha.slice(0, 7)})` : ''}`
+    ]
+  ]
+  return [
+    `${c.sha.slice(0, 7)} since ${c.promotedAt} ${JSON.stringify(c.metrics)}`,
+    ...facts.filter(([, v]) => v).map(([k, v]) => `  ${k}: ${v}`)
+  ].join('\n')
 }
 
 cli(process.argv.slice(2)).then(

@@ -15,9 +15,13 @@ export interface Inputs {
   maxParallel?: number
   /** The project folder, relative to the repository root. */
   workingDirectory: string
+  /** `mode: rollback`: the commit of the champion to restore (default: the one before). */
+  rollbackTo?: string
+  /** `mode: rollback`: why; kept in the history. */
+  reason?: string
 }
 
-const MODES: Mode[] = ['auto', 'gate', 'retrain', 'validate', 'plan', 'reconcile']
+const MODES: Mode[] = ['auto', 'gate', 'retrain', 'validate', 'plan', 'reconcile', 'rollback']
 /** Hosted jobs end at 6 h; leave room to report and cancel. */
 export const MAX_TIMEOUT_MINUTES = 350
 /** Seven days: the longest a training started with `wait: false` stays pending. */
@@ -52,12 +56,25 @@ export function getInputs(): Inputs {
   if (maxParallel !== undefined && !(Number.isInteger(maxParallel) && maxParallel >= 1)) {
     problems.push(`input max-parallel must be a whole number ≥ 1 (got "${parallelText}")`)
   }
-  if (problems.length) throw new Error(problems.join('; '))
   const models = core
     .getInput('models')
     .split(',')
     .map((m) => m.trim())
     .filter(Boolean)
+  const reason = core.getInput('reason').trim()
+  if (mode === 'rollback') {
+    if (models.length !== 1)
+      problems.push(
+        `mode rollback restores one model's champion: input models must name exactly one (got "${core.getInput('models')}")`
+      )
+    if (!core.getInput('environment'))
+      problems.push(
+        'mode rollback needs input environment: the environment whose champion is restored'
+      )
+    // A rollback is read later by people asking why the model changed: it is not recorded without why.
+    if (!reason) problems.push('mode rollback needs input reason: it is kept in the history')
+  }
+  if (problems.length) throw new Error(problems.join('; '))
   const token = core.getInput('github-token') || process.env.GITHUB_TOKEN || ''
   if (token) core.setSecret(token)
   return {
@@ -69,7 +86,9 @@ export function getInputs(): Inputs {
     wait,
     timeoutMinutes,
     ...(maxParallel === undefined ? {} : { maxParallel }),
-    workingDirectory: core.getInput('working-directory') || '.'
+    workingDirectory: core.getInput('working-directory') || '.',
+    ...(core.getInput('rollback-to') ? { rollbackTo: core.getInput('rollback-to').trim() } : {}),
+    ...(reason ? { reason } : {})
   }
 }
 

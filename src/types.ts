@@ -297,7 +297,7 @@ export interface ChampionStore {
    * `rolled_back` entry carrying the restored champion's metrics and lineage, so the next gate
    * compares against it. Throws when there is nothing to restore.
    */
-  rollback?(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }>
+  rollback(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }>
 }
 
 export type MetricOutcome = 'pass' | 'fail'
@@ -366,7 +366,8 @@ export type Verdict = 'pass' | 'fail' | 'skipped' | 'pending'
 export interface ModelResult {
   model: string
   environment: string | undefined
-  action: PlannedAction
+  /** `rollback`: an earlier champion restored (`mode: rollback`); `champion` is the restored one. */
+  action: PlannedAction | 'rollback'
   verdict: Verdict | 'error'
   reason: string
   /** The commit trained. */

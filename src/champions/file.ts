@@ -10,8 +10,10 @@ import {
   type ChampionStore,
   type GateResult,
   type PendingTraining,
-  type Promotion
+  type Promotion,
+  type RollbackRequest
 } from '../types.js'
+import { restoredRecord, rollbackCandidate } from './rollback.js'
 
 const STATE_FILE = 'state.json'
 const STATE_VERSION = 1
@@ -96,6 +98,25 @@ export class FileChampionStore implements ChampionStore {
         .filter((p) => p.candidate.model === model && p.candidate.environment === environment)
         .reverse()
     )
+  }
+
+  rollback(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }> {
+    return this.serialised(async () => {
+      const state = await this.read()
+      const { model, environment } = request
+      const replaced = state.champions[model]?.[environment]
+      const records = state.history
+        .filter((p) => p.candidate.model === model && p.candidate.environment === environment)
+        .reverse()
+      const from = restoredRecord(request, replaced, records)
+      const candidate = rollbackCandidate(from.candidate, request, replaced!)
+      const at = this.now().toISOString()
+      const restored = championFrom(candidate, at)
+      state.champions[model]![environment] = restored
+      state.history.push({ candidate, gate: from.gate, at, outcome: 'rolled_back' })
+      await this.write(state)
+      return { restored, replaced }
+    })
   }
 
   addPending(p: Omit<PendingTraining, 'id'>): Promise<PendingTraining> {

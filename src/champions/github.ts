@@ -9,12 +9,16 @@ import type {
   Champion,
   ChampionStore,
   GateResult,
+  Lineage,
   Logger,
   MetricOutcome,
+  MetricRule,
   Metrics,
   PendingTraining,
-  Promotion
+  Promotion,
+  RollbackRequest
 } from '../types.js'
+import { restoredRecord, rollbackCandidate } from './rollback.js'
 
 const DESCRIPTION_LIMIT = 140
 const PAGE = 100
@@ -48,6 +52,16 @@ interface DeploymentPayload {
   pending_id?: string
   sha: string
   ref: string
+  /** Lineage, each field only when set: payloads have a size limit. */
+  model_uri?: string
+  data_version?: string
+  trained_in?: string
+  trained_sha?: string
+  training_run_url?: string
+  trigger?: string
+  gate_rules?: Record<string, MetricRule>
+  rollback?: { reason: string; replaced_sha?: string }
+  approved_by?: string
   gate: {
     verdict: MetricOutcome
     has_champion: boolean
@@ -119,6 +133,31 @@ export class GithubChampionStore implements ChampionStore {
     this.log.info(
       `${candidate.model} [${candidate.environment}]: commit ${candidate.sha.slice(0, 7)} rejected (deployment ${deployment.id}); the champion stays`
     )
+  }
+
+  /**
+   * A new deployment of the restored champion's commit with a `success` status: the champion is
+   * the newest successful one, so it wins, and the replaced champion's deployment stays as it was.
+   */
+  async rollback(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }> {
+    const { model, environment } = request
+    const replaced = await this.champion(model, environment)
+    const records: Array<Promotion & { deployment: Deployment }> = []
+    if (replaced) {
+      for await (const deployment of this.deployments(model, environment)) {
+        const payload = readPayload(deployment, model, environment)
+        if (payload) records.push({ ...toPromotion(deployment, payload), deployment })
+      }
+    }
+    const from = restoredRecord(request, replaced, records)
+    const candidate = rollbackCandidate(from.candidate, request, replaced!)
+    const { deployment, payload, at } = await this.record(candidate, from.gate, 'rolled_back')
+    const restored = toChampion(deployment, payload, at)
+    this.champions.set(cacheKey(model, environment), Promise.resolve(restored))
+    this.log.info(
+      `${model} [${environment}]: commit ${candidate.sha.slice(0, 7)} is the champion again, replacing ${replaced!.sha.slice(0, 7)} (deployment ${deployment.id})`
+    )
+    return { restored, replaced }
   }
 
   /**
@@ -274,12 +313,7 @@ export class GithubChampionStore implements ChampionStore {
     for await (const deployment of this.deployments(model, environment)) {
       const payload = readPayload(deployment, model, environment)
       if (!payload) continue
-      out.push({
-        candidate: toCandidate(deployment, payload),
-        gate: toGate(payload),
-        at: deployment.created_at,
-        outcome: payload.outcome
-      })
+      out.push(toPromotion(deployment, payload))
       if (out.length >= limit) break
     }
     return out
@@ -289,7 +323,7 @@ export class GithubChampionStore implements ChampionStore {
     for await (const deployment of this.deployments(model, environment)) {
       const payload = readPayload(deployment, model, environment)
       // A recorded rejection never held the environment: no need to read its statuses.
-      if (!payload || payload.outcome !== 'promoted') continue
+      if (!payload || payload.outcome === 'rejected') continue
       const latest = await this.latestStatus(deployment.id)
       if (latest?.state === 'success') return toChampion(deployment, payload, latest.created_at)
       this.log.debug(
@@ -375,7 +409,7 @@ export class GithubChampionStore implements ChampionStore {
       const { data: status } = await this.octokit.rest.repos.createDeploymentStatus({
         ...this.repo,
         deployment_id: deployment.id,
-        state: outcome === 'promoted' ? 'success' : 'failure',
+        state: outcome === 'rejected' ? 'failure' : 'success',
         description,
         // Statuses of other models share the environment: GitHub must not retire this one for them.
         auto_inactive: false,
@@ -404,6 +438,9 @@ function describe(candidate: Candidate, gate: GateResult, outcome: Promotion['ou
       .join(', ')
     return `${candidate.model} promoted${metrics ? `: ${metrics}` : ''}`
   }
+  if (outcome === 'rolled_back') {
+    return `${candidate.model} rolled back: ${candidate.rollback?.reason ?? ''}`
+  }
   const failed = gate.metrics.filter((m) => m.outcome === 'fail').map((m) => m.metric)
   return `${candidate.model} rejected${failed.length ? `: ${failed.join(', ')} failed the gate` : ''}`
 }
@@ -423,6 +460,7 @@ function toPayload(
     ...(candidate.pendingId ? { pending_id: candidate.pendingId } : {}),
     sha: candidate.sha,
     ref: candidate.ref,
+    ...lineagePayload(candidate),
     gate: {
       verdict: gate.verdict,
       has_champion: gate.hasChampion,
@@ -436,6 +474,42 @@ function toPayload(
       }))
     }
   }
+}
+
+function lineagePayload(l: Lineage): Partial<DeploymentPayload> {
+  const { rollback } = l
+  return omitUndefined({
+    model_uri: l.modelUri,
+    data_version: l.dataVersion,
+    trained_in: l.trainedIn,
+    trained_sha: l.trainedSha,
+    training_run_url: l.trainingRunUrl,
+    trigger: l.trigger,
+    gate_rules: l.gateRules,
+    rollback:
+      rollback && omitUndefined({ reason: rollback.reason, replaced_sha: rollback.replacedSha }),
+    approved_by: l.approvedBy
+  })
+}
+
+function lineageOfPayload(p: DeploymentPayload): Lineage {
+  const { rollback } = p
+  return omitUndefined({
+    modelUri: p.model_uri,
+    dataVersion: p.data_version,
+    trainedIn: p.trained_in,
+    trainedSha: p.trained_sha,
+    trainingRunUrl: p.training_run_url,
+    trigger: p.trigger,
+    gateRules: p.gate_rules,
+    rollback:
+      rollback && omitUndefined({ reason: rollback.reason, replacedSha: rollback.replaced_sha }),
+    approvedBy: p.approved_by
+  })
+}
+
+function omitUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
 }
 
 /** A deployment's payload as an object; GitHub may return it as a JSON string. */
@@ -460,7 +534,7 @@ function readPayload(
     p !== null &&
     p.model === model &&
     (p.environment === undefined || p.environment === environment) &&
-    (p.outcome === 'promoted' || p.outcome === 'rejected') &&
+    (p.outcome === 'promoted' || p.outcome === 'rejected' || p.outcome === 'rolled_back') &&
     typeof p.metrics === 'object' &&
     typeof p.gate === 'object'
   return ok ? (p as DeploymentPayload) : undefined
@@ -475,7 +549,17 @@ function toCandidate(deployment: Deployment, p: DeploymentPayload): Candidate {
     ref: p.ref,
     runId: p.run_id,
     ...(p.run_url ? { runUrl: p.run_url } : {}),
-    ...(p.pending_id ? { pendingId: p.pending_id } : {})
+    ...(p.pending_id ? { pendingId: p.pending_id } : {}),
+    ...lineageOfPayload(p)
+  }
+}
+
+function toPromotion(deployment: Deployment, p: DeploymentPayload): Promotion {
+  return {
+    candidate: toCandidate(deployment, p),
+    gate: toGate(p),
+    at: deployment.created_at,
+    outcome: p.outcome
   }
 }
 
@@ -508,6 +592,7 @@ function toChampion(deployment: Deployment, p: DeploymentPayload, promotedAt: st
     ref: p.ref,
     runId: p.run_id,
     ...(p.run_url ? { runUrl: p.run_url } : {}),
+    ...lineageOfPayload(p),
     promotedAt,
     ref_id: String(deployment.id)
   }

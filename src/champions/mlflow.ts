@@ -3,7 +3,9 @@
 //
 // What ml-promote knows about a version (metrics, commit, gate, outcome) lives in the version's
 // `ml_promote.*` tags, written by promote() and reject(). A champion set by something else (no
-// tags) gets its metrics from the MLflow run the version was registered from.
+// tags) gets its metrics from the MLflow run the version was registered from. A rollback moves the
+// alias back to an earlier version and adds a `ml_promote.rolled_back.<n>` tag to it, so the
+// history shows each rollback as its own entry.
 import {
   HttpError,
   requestJson,
@@ -17,10 +19,13 @@ import {
   type Champion,
   type ChampionStore,
   type GateResult,
+  type Lineage,
   type Logger,
   type Metrics,
-  type Promotion
+  type Promotion,
+  type RollbackRequest
 } from '../types.js'
+import { restoredRecord, rollbackCandidate } from './rollback.js'
 
 export interface MlflowChampionStoreOptions {
   /** http(s) URL of the tracking server or Databricks workspace; `databricks` = $DATABRICKS_HOST. */
@@ -50,8 +55,32 @@ export const TAGS = {
   gate: 'ml_promote.gate',
   outcome: 'ml_promote.outcome',
   at: 'ml_promote.at',
-  rejected: 'ml_promote.rejected'
+  rejected: 'ml_promote.rejected',
+  modelUri: 'ml_promote.model_uri',
+  dataVersion: 'ml_promote.data_version',
+  trainedIn: 'ml_promote.trained_in',
+  trainedSha: 'ml_promote.trained_sha',
+  trainingRunUrl: 'ml_promote.training_run_url',
+  trigger: 'ml_promote.trigger',
+  gateRules: 'ml_promote.gate_rules',
+  rollback: 'ml_promote.rollback',
+  approvedBy: 'ml_promote.approved_by',
+  /** One tag per rollback that restored the version: `ml_promote.rolled_back.<n>`, n counting up. */
+  rolledBack: 'ml_promote.rolled_back.'
 } as const
+
+/** What a `ml_promote.rolled_back.<n>` tag holds. */
+interface RollbackEvent {
+  at: string
+  reason: string
+  replaced_sha: string
+  trigger: string
+  /** The highest version number when it happened: orders it among promotions recorded as fast. */
+  after: number
+}
+
+/** Room left in a tag for a rollback's reason once the rest of its event is written. */
+const MAX_REASON = 4000
 
 /** MLflow caps model version tag values at 5000 characters in older servers. */
 const MAX_TAG_VALUE = 5000
@@ -159,16 +188,82 @@ export class MlflowChampionStore implements ChampionStore {
 
   async history(model: string, environment: string): Promise<Promotion[]> {
     const name = this.opts.registeredModel(model, environment)
-    const versions = await this.versions(name)
-    return versions
-      .filter(
-        (v) =>
-          (v.tags[TAGS.outcome] === 'promoted' || v.tags[TAGS.outcome] === 'rejected') &&
-          (v.tags[TAGS.model] ?? model) === model &&
-          (v.tags[TAGS.environment] ?? environment) === environment
-      )
-      .sort((a, b) => Number(b.version) - Number(a.version))
-      .map((v) => toPromotion(v, model, environment))
+    return (await this.records(name, model, environment)).map((r) => r.promotion)
+  }
+
+  async rollback(request: RollbackRequest): Promise<{ restored: Champion; replaced?: Champion }> {
+    const { model, environment } = request
+    const name = this.opts.registeredModel(model, environment)
+    const replaced = await this.champion(model, environment)
+    const records = replaced ? await this.records(name, model, environment) : []
+    const from = restoredRecord(
+      request,
+      replaced,
+      records.map((r) => ({ ...r.promotion, version: r.version }))
+    )
+    const candidate = rollbackCandidate(from.candidate, request, replaced!)
+    const at = this.now().toISOString()
+    const events = records.filter((r) => r.event).map((r) => r.event!)
+    const event: RollbackEvent = {
+      at,
+      reason: truncate(request.reason, MAX_REASON),
+      replaced_sha: replaced!.sha,
+      trigger: truncate(request.trigger, 200),
+      after: Math.max(0, ...records.map((r) => Number(r.version.version)))
+    }
+    const seq = Math.max(0, ...events.map((e) => e.seq)) + 1
+    await this.setTag(name, from.version.version, `${TAGS.rolledBack}${seq}`, JSON.stringify(event))
+    await this.setAlias(name, CHAMPION_ALIAS, from.version.version)
+    this.opts.log.info(
+      `${name} version ${from.version.version} is the ${CHAMPION_ALIAS} again, replacing ${replaced!.ref_id ?? replaced!.sha.slice(0, 7)}`
+    )
+    return {
+      restored: { ...championFrom(candidate, at), ref_id: `${name}/${from.version.version}` },
+      replaced
+    }
+  }
+
+  /**
+   * The history of `name` newest first, each with the version it was read from: one entry per
+   * promoted or rejected version, and one per rollback that restored a version.
+   */
+  private async records(
+    name: string,
+    model: string,
+    environment: string
+  ): Promise<Array<{ promotion: Promotion; version: Version; event?: { seq: number } }>> {
+    const out: Array<{
+      promotion: Promotion
+      version: Version
+      event?: { seq: number }
+      order: [number, number, number]
+    }> = []
+    for (const v of await this.versions(name)) {
+      const ours =
+        (v.tags[TAGS.outcome] === 'promoted' || v.tags[TAGS.outcome] === 'rejected') &&
+        (v.tags[TAGS.model] ?? model) === model &&
+        (v.tags[TAGS.environment] ?? environment) === environment
+      if (!ours) continue
+      const promotion = toPromotion(v, model, environment)
+      out.push({
+        promotion,
+        version: v,
+        order: [Date.parse(promotion.at) || 0, Number(v.version), 0]
+      })
+      for (const { seq, event } of rollbackEvents(v)) {
+        out.push({
+          promotion: rolledBackPromotion(promotion, event),
+          version: v,
+          event: { seq },
+          order: [Date.parse(event.at) || 0, event.after, seq]
+        })
+      }
+    }
+    const newestFirst = (a: [number, number, number], b: [number, number, number]): number =>
+      b[0] - a[0] || b[1] - a[1] || b[2] - a[2]
+    return out
+      .sort((a, b) => newestFirst(a.order, b.order))
+      .map(({ promotion, version, event }) => ({ promotion, version, ...(event ? { event } : {}) }))
   }
 
   /** The version holding `alias`, or undefined when the alias (or the model) does not exist. */
@@ -322,7 +417,10 @@ export class MlflowChampionStore implements ChampionStore {
         `${v.name} version ${v.version} (the ${CHAMPION_ALIAS}) carries no metrics`
       )
     }
-    const when = v.tags[TAGS.at] ?? isoOf(v.updatedAt ?? runEnd) ?? this.now().toISOString()
+    // A version holding the alias after a rollback holds it because of the latest one.
+    const rollback = rollbackEvents(v).at(-1)?.event
+    const when =
+      rollback?.at ?? v.tags[TAGS.at] ?? isoOf(v.updatedAt ?? runEnd) ?? this.now().toISOString()
     const runUrl = v.tags[TAGS.runUrl]
     return {
       model,
@@ -332,6 +430,8 @@ export class MlflowChampionStore implements ChampionStore {
       ...(v.tags[TAGS.ref] ? { ref: v.tags[TAGS.ref] } : {}),
       runId: v.tags[TAGS.runId] ?? v.runId ?? '',
       ...(runUrl ? { runUrl } : {}),
+      ...lineageOfTags(v.tags),
+      ...(rollback ? rollbackLineage(rollback) : {}),
       promotedAt: when,
       ref_id: `${v.name}/${v.version}`
     }
@@ -421,7 +521,100 @@ function candidateTags(
     [TAGS.metrics]: JSON.stringify(candidate.metrics),
     [TAGS.gate]: gateTag(gate),
     [TAGS.outcome]: outcome,
-    [TAGS.at]: at
+    [TAGS.at]: at,
+    ...lineageTags(candidate)
+  }
+}
+
+const TEXT_LINEAGE = [
+  'modelUri',
+  'dataVersion',
+  'trainedIn',
+  'trainedSha',
+  'trainingRunUrl',
+  'trigger',
+  'approvedBy'
+] as const satisfies ReadonlyArray<keyof Lineage>
+
+/**
+ * Lineage as tags, each only when set. Text is cut to the tag limit; a JSON field too long for it
+ * is left out rather than cut into something unreadable.
+ */
+function lineageTags(l: Lineage): Record<string, string> {
+  const tags: Record<string, string> = {}
+  for (const key of TEXT_LINEAGE) {
+    const value = l[key]
+    if (value !== undefined) tags[TAGS[key]] = truncate(value, MAX_TAG_VALUE)
+  }
+  for (const key of ['gateRules', 'rollback'] as const) {
+    const json = l[key] === undefined ? undefined : JSON.stringify(l[key])
+    if (json !== undefined && json.length <= MAX_TAG_VALUE) tags[TAGS[key]] = json
+  }
+  return tags
+}
+
+function lineageOfTags(t: Record<string, string>): Lineage {
+  const out: Lineage = {}
+  for (const key of TEXT_LINEAGE) {
+    const value = t[TAGS[key]]
+    if (value !== undefined) out[key] = value
+  }
+  const gateRules = parseJsonObject(t[TAGS.gateRules])
+  if (gateRules) out.gateRules = gateRules as Lineage['gateRules']
+  const rollback = parseJsonObject(t[TAGS.rollback])
+  if (typeof rollback?.reason === 'string') out.rollback = rollback as Lineage['rollback']
+  return out
+}
+
+function parseJsonObject(value: string | undefined): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined
+  try {
+    const parsed: unknown = JSON.parse(value)
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The version's rollback events, oldest first; unreadable ones are skipped. */
+function rollbackEvents(v: Version): Array<{ seq: number; event: RollbackEvent }> {
+  const out: Array<{ seq: number; event: RollbackEvent }> = []
+  for (const [key, value] of Object.entries(v.tags)) {
+    if (!key.startsWith(TAGS.rolledBack)) continue
+    const seq = Number(key.slice(TAGS.rolledBack.length))
+    const e = parseJsonObject(value)
+    if (!Number.isInteger(seq) || typeof e?.at !== 'string' || typeof e.reason !== 'string')
+      continue
+    out.push({
+      seq,
+      event: {
+        at: e.at,
+        reason: e.reason,
+        replaced_sha: typeof e.replaced_sha === 'string' ? e.replaced_sha : '',
+        trigger: typeof e.trigger === 'string' ? e.trigger : '',
+        after: typeof e.after === 'number' ? e.after : 0
+      }
+    })
+  }
+  return out.sort((a, b) => a.seq - b.seq)
+}
+
+function rollbackLineage(e: RollbackEvent): Lineage {
+  return {
+    ...(e.trigger ? { trigger: e.trigger } : {}),
+    rollback: { reason: e.reason, ...(e.replaced_sha ? { replacedSha: e.replaced_sha } : {}) }
+  }
+}
+
+/** The entry a rollback adds to the history: the restored version's record, restored. */
+function rolledBackPromotion(restored: Promotion, e: RollbackEvent): Promotion {
+  return {
+    candidate: { ...restored.candidate, ...rollbackLineage(e) },
+    gate: restored.gate,
+    at: e.at,
+    outcome: 'rolled_back'
   }
 }
 
@@ -457,7 +650,8 @@ function toPromotion(v: Version, model: string, environment: string): Promotion 
     sha: t[TAGS.sha] ?? '',
     ref: t[TAGS.ref] ?? '',
     runId: t[TAGS.runId] ?? '',
-    ...(t[TAGS.runUrl] ? { runUrl: t[TAGS.runUrl] } : {})
+    ...(t[TAGS.runUrl] ? { runUrl: t[TAGS.runUrl] } : {}),
+    ...lineageOfTags(t)
   }
   const outcome = t[TAGS.outcome] === 'promoted' ? 'promoted' : 'rejected'
   return {
