@@ -136,7 +136,7 @@ export async function cli(argv: string[]): Promise<number> {
       for (const e of config.environments) {
         const c = await store.champion(m.name, e.name)
         process.stdout.write(
-          `${m.name} [${e.name}]: ${c ? `${c.sha.slice(0, 7)} since ${c.promotedAt} ${JSON.stringify(c.metrics)}` : 'no champion yet'}\n`
+          `${m.name} [${e.name}]: ${c ? `${c.sha.slice(0, 7)} since ${c.promotedAt}${c.modelUri ? ` artifact ${c.modelUri}${c.trainedIn ? ` (trained in ${c.trainedIn} at ${c.trainedSha?.slice(0, 7)})` : ''}` : ''} ${JSON.stringify(c.metrics)}` : 'no champion yet'}\n`
         )
       }
     }
