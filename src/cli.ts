@@ -30,7 +30,8 @@ Options:
   --event E             pull_request | push | schedule | workflow_dispatch (default push)
   --branch B            branch the event happened on (default: the checked-out branch)
   --base B              pull_request: the branch the PR targets
-  --changed a,b         changed files (default: from git, else all models)
+  --changed a,b         changed files (default: from git — a pull request's against --base, a
+                        push's last commit against its first parent — else all models)
   --environment E       environment to act on (workflow_dispatch / schedule)
   --models a,b          only these models
   --model M             rollback: the model whose champion is restored
@@ -249,14 +250,18 @@ export async function cli(argv: string[]): Promise<number> {
       if (c.model === undefined) notes.push(c.message)
     }
   }
+  // A pull request changes what its branch adds to the base; a push, what its commit adds to the
+  // first parent (for a merge: everything merged). A root commit changes everything.
+  const range =
+    event === 'pull_request'
+      ? `${values.base}...HEAD`
+      : event === 'push'
+        ? 'HEAD^1..HEAD'
+        : undefined
   const changed =
     list(values.changed) ??
-    (event === 'pull_request'
-      ? list(
-          git(['diff', '--name-only', `${values.base}...HEAD`, '--relative'], cwd)
-            ?.split('\n')
-            .join(',')
-        )
+    (range
+      ? list(git(['diff', '--name-only', range, '--relative'], cwd)?.split('\n').join(','))
       : undefined)
   let thePlan
   try {
