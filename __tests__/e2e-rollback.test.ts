@@ -2,7 +2,8 @@
 // action's `mode: rollback` on workflow_dispatch against a fake GitHub that enforces GitHub's
 // OpenAPI description. In both, the next gate judges against the restored champion.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { FakeGitHub } from '../test/fakes/github-server.js'
 import {
@@ -96,6 +97,108 @@ describe('ml-promote rollback (CLI, file store)', () => {
       'promoted',
       'promoted'
     ])
+  })
+})
+
+describe('a rollback redeploys, and does not vouch for the commit it replaced', () => {
+  it('runs on_promote for the restored champion; the replaced commit is gated again', async () => {
+    const ws = exampleWorkspace()
+    const served = path.join(mkdtempSync(path.join(tmpdir(), 'ml-promote-served-')), 'served.log')
+    // Training names its artifact after the commit; the downstream job logs what it would serve.
+    writeFileSync(
+      path.join(ws.dir, 'models/fraud/name_artifact.py'),
+      [
+        'import json, os',
+        'path = "out/fraud/metrics.json"',
+        'metrics = json.load(open(path))',
+        'metrics["model_uri"] = "runs:/" + os.environ["ML_PROMOTE_SHA"][:7] + "/model"',
+        'json.dump(metrics, open(path, "w"))',
+        ''
+      ].join('\n')
+    )
+    const config = path.join(ws.dir, '.github/ml-promote.yml')
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8')
+        .replace(
+          'run: python3 models/fraud/train.py',
+          'run: python3 models/fraud/train.py && python3 models/fraud/name_artifact.py'
+        )
+        .replace(
+          '    gate:\n',
+          `    on_promote:\n      staging:\n        - { name: serve, backend: command, run: 'echo "$ML_PROMOTE_SHA $ML_PROMOTE_MODEL_URI" >> ${served}' }\n    gate:\n`
+        )
+    )
+    const first = commitAll(ws.dir, 'name the artifact, serve on promotion')
+    const cli = (...args: string[]) => runCli([...args, '--quiet'], { cwd: ws.dir })
+    const retrain = async () => {
+      const run = await cli('run', '--event', 'push', '--branch', 'main', '--json')
+      expect(run.status).toBe(0)
+      return JSON.parse(run.stdout)[0]
+    }
+    expect((await retrain()).lineage.modelUri).toBe(`runs:/${first.slice(0, 7)}/model`)
+    const second = reseed(ws.dir, 7)
+    expect((await retrain()).promoted).toBe(true)
+
+    git(ws.dir, 'checkout', '-q', '-b', 'feature')
+    const gate = () =>
+      cli(
+        'run',
+        '--event',
+        'pull_request',
+        '--base',
+        'main',
+        '--changed',
+        'models/fraud/params.json',
+        '--json'
+      )
+    const before = JSON.parse((await gate()).stdout)[0]
+    expect(before).toMatchObject({ verdict: 'pass', reused: true })
+
+    const rollback = await cli(
+      'rollback',
+      '--model',
+      MODEL,
+      '--environment',
+      'staging',
+      '--reason',
+      REASON
+    )
+    expect(rollback.stderr).toBe('')
+    expect(rollback.status).toBe(0)
+    expect(rollback.stdout).toContain('on_promote serve: done')
+    expect(readFileSync(served, 'utf8').trim().split('\n')).toEqual([
+      `${first} runs:/${first.slice(0, 7)}/model`,
+      `${second} runs:/${second.slice(0, 7)}/model`,
+      `${first} runs:/${first.slice(0, 7)}/model`
+    ])
+
+    // The same head, after its champion was rolled back: trained and judged again.
+    const after = JSON.parse((await gate()).stdout)[0]
+    expect(after.reused).toBeUndefined()
+    expect(after.run.backend).toBe('command')
+    expect(after.champion.sha).toBe(first)
+  })
+
+  it('refuses a reason longer than the history keeps, writing nothing', async () => {
+    const ws = exampleWorkspace()
+    const cli = (...args: string[]) => runCli([...args, '--quiet'], { cwd: ws.dir })
+    expect((await cli('run', '--event', 'push', '--branch', 'main')).status).toBe(0)
+    reseed(ws.dir, 7)
+    expect((await cli('run', '--event', 'push', '--branch', 'main')).status).toBe(0)
+    const state = readFileSync(path.join(ws.dir, '.ml-promote/state.json'), 'utf8')
+    const long = await cli(
+      'rollback',
+      '--model',
+      MODEL,
+      '--environment',
+      'staging',
+      '--reason',
+      'x'.repeat(1001)
+    )
+    expect(long.status).not.toBe(0)
+    expect(long.stderr).toContain('a rollback needs a reason of 1 to 1000 characters (got 1001)')
+    expect(readFileSync(path.join(ws.dir, '.ml-promote/state.json'), 'utf8')).toBe(state)
   })
 })
 

@@ -16,7 +16,7 @@ import {
   type Judging,
   type Locate
 } from './config/judging.js'
-import { reconcilePending, runPlan, type Reconciled } from './engine.js'
+import { reconcilePending, rollbackJobs, runPlan, type Reconciled } from './engine.js'
 import type { Octokit, RepoRef } from './github.js'
 import { getInputs, repoRef, type Inputs } from './inputs.js'
 import { actionLogger } from './log.js'
@@ -36,6 +36,7 @@ import type {
   Champion,
   Config,
   ConfigProblem,
+  DownstreamOutcome,
   EventName,
   Logger,
   ModelResult,
@@ -244,7 +245,17 @@ export async function main(): Promise<void> {
   const tools = await githubTools()
   const octokit = inputs.token ? tools.createOctokit(inputs.token, { log, deadline }) : undefined
   if (inputs.mode === 'rollback') {
-    return rollbackRun({ config, relConfig, inputs, octokit, repo, workspace, log })
+    return rollbackRun({
+      config,
+      relConfig,
+      inputs,
+      octokit,
+      tools,
+      repo,
+      workspace,
+      log,
+      deadline
+    })
   }
   const notes: string[] = []
   const fork = event.name === 'pull_request' && tools.isForkPull(event.payload)
@@ -814,11 +825,13 @@ async function rollbackRun(r: {
   relConfig: string
   inputs: Inputs
   octokit: Octokit | undefined
+  tools: GithubTools
   repo: RepoRef
   workspace: string
   log: Logger
+  deadline: number
 }): Promise<void> {
-  const { config, relConfig, inputs, octokit, repo, workspace, log } = r
+  const { config, relConfig, inputs, octokit, tools, repo, workspace, log, deadline } = r
   const model = inputs.models![0]!
   const environment = inputs.environment!
   if (!config.models.some((m) => m.name === model))
@@ -848,20 +861,53 @@ async function rollbackRun(r: {
   )
   const reason = `restored ${restored.sha.slice(0, 7)}${replaced ? `, replacing ${replaced.sha.slice(0, 7)}` : ''}: ${inputs.reason}`
   log.notice(`${model} [${environment}]: ${reason}`)
-  setOutputs('pass', environment, [
+  const abort = new AbortController()
+  const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`workflow cancelled (${sig})`))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const downstream = await rollbackJobs(
     {
-      model,
-      environment,
-      action: 'rollback',
-      verdict: 'pass',
-      reason,
-      sha: restored.sha,
-      metrics: restored.metrics,
-      champion: restored,
-      promoted: true
-    }
-  ])
-  await writeSummary(rollbackSummary(model, environment, restored, replaced, actor))
+      context: {
+        repo: `${repo.owner}/${repo.repo}`,
+        sha: restored.sha,
+        ref:
+          restored.ref ??
+          `refs/heads/${config.environments.find((e) => e.name === environment)!.branch}`,
+        workspace,
+        runId: process.env.GITHUB_RUN_ID || `local-${Date.now()}`,
+        outputRoot: path.join(
+          process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
+          'ml-promote-out'
+        )
+      },
+      log,
+      signal: abort.signal,
+      deadline,
+      jobBackend: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo })
+    },
+    config.models.find((m) => m.name === model)!,
+    environment,
+    restored
+  ).finally(() => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  })
+  const result: ModelResult = {
+    model,
+    environment,
+    action: 'rollback',
+    verdict: 'pass',
+    reason,
+    sha: restored.sha,
+    metrics: restored.metrics,
+    champion: restored,
+    promoted: true,
+    ...(downstream.length ? { downstream } : {})
+  }
+  setOutputs('pass', environment, [result])
+  await writeSummary(rollbackSummary(model, environment, restored, replaced, actor, downstream))
+  const failed = downstreamFailures([result])
+  if (failed.length) throw new Error(failed.join('\n'))
 }
 
 function rollbackSummary(
@@ -869,7 +915,8 @@ function rollbackSummary(
   environment: string,
   restored: Champion,
   replaced: Champion | undefined,
-  actor: string
+  actor: string,
+  downstream: DownstreamOutcome[]
 ): string {
   const metrics = (c: Champion) =>
     Object.entries(c.metrics)
@@ -889,6 +936,11 @@ function rollbackSummary(
     ...(replaced ? [row('Replaced', replaced)] : []),
     '',
     `**Reason:** ${text(restored.rollback?.reason ?? '')}`,
+    '',
+    ...downstream.map(
+      (d) =>
+        `on_promote ${code(d.name)}: ${d.ok ? '✅ done' : `⚠️ ${text(d.message ?? 'failed')}`}${d.url ? ` (${link('run', d.url)})` : ''}  `
+    ),
     ''
   ].join('\n')
 }

@@ -8,7 +8,7 @@ import { createStore } from './champions/index.js'
 import { judgingConfig, modelNotes, removedModelResults, type Judging } from './config/judging.js'
 import { renderJsonSchema } from './config/json-schema.js'
 import { formatProblem, loadConfig, loadConfigFile } from './config/load.js'
-import { reconcilePending, runPlan } from './engine.js'
+import { reconcilePending, rollbackJobs, runPlan } from './engine.js'
 import { consoleLogger } from './log.js'
 import { plan as makePlan, PlanError, renderPlan } from './plan.js'
 import { downstreamFailures, overallVerdict, renderText } from './report/markdown.js'
@@ -181,13 +181,52 @@ export async function cli(argv: string[]): Promise<number> {
       reason,
       trigger: `rollback by ${process.env.USER || 'cli'}`
     })
-    if (values.json) process.stdout.write(JSON.stringify(restored, null, 2) + '\n')
+    const downstream = await rollbackJobs(
+      {
+        context: {
+          repo: repoName(cwd),
+          sha: restored.sha,
+          ref:
+            restored.ref ??
+            `refs/heads/${config.environments.find((e) => e.name === environment)!.branch}`,
+          workspace: cwd,
+          runId: `local-${Date.now().toString(36)}`,
+          outputRoot: path.join(stateDir, 'runs')
+        },
+        log,
+        signal: new AbortController().signal,
+        deadline: Date.now() + 6 * 3_600_000,
+        jobBackend: (spec) => createBackend(spec, { env: process.env, log })
+      },
+      config.models.find((m) => m.name === model)!,
+      environment,
+      restored
+    )
+    if (values.json)
+      process.stdout.write(JSON.stringify({ ...restored, downstream }, null, 2) + '\n')
     else
       process.stdout.write(
         `${model} [${environment}]: restored ${describeChampion(restored)}\n` +
-          (replaced ? `  replaced: ${describeChampion(replaced).split('\n')[0]}\n` : '')
+          (replaced ? `  replaced: ${describeChampion(replaced).split('\n')[0]}\n` : '') +
+          downstream
+            .map(
+              (d) => `  on_promote ${d.name}: ${d.ok ? 'done' : `FAILED - ${d.message ?? ''}`}\n`
+            )
+            .join('')
       )
-    return 0
+    const failed = downstreamFailures([
+      {
+        model,
+        environment,
+        action: 'rollback',
+        verdict: 'pass',
+        reason: '',
+        promoted: true,
+        downstream
+      }
+    ])
+    for (const f of failed) process.stderr.write(`${f}\n`)
+    return failed.length ? 1 : 0
   }
 
   if (command === 'reconcile') {

@@ -191,7 +191,13 @@ export async function runPlan(opts: EngineOptions): Promise<ModelResult[]> {
           const result = await trainAndGate(opts, item, model)
           const jobs = model.onPromote?.[item.environment!] ?? []
           if (result.promoted && jobs.length > 0) {
-            result.downstream = await runDownstream(opts, model, item.environment!, jobs)
+            result.downstream = await runDownstream(
+              opts,
+              model,
+              item.environment!,
+              jobs,
+              result.lineage?.modelUri
+            )
           }
           return result
         }).catch((e: unknown): ModelResult => ({
@@ -726,9 +732,15 @@ function recordedResult(
   }
 }
 
+/** What running `on_promote` jobs needs; the context's commit is the new champion's. */
+export type JobRunner = Pick<
+  EngineOptions,
+  'context' | 'log' | 'signal' | 'deadline' | 'jobBackend'
+>
+
 /** What a training or a downstream job of `model` in `env` is told; `keyed` names it for idempotency. */
 function trainingContext(
-  opts: EngineOptions,
+  opts: Pick<EngineOptions, 'context' | 'log' | 'signal' | 'deadline'>,
   env: string,
   model: string,
   keyed: string,
@@ -756,10 +768,11 @@ function trainingContext(
  * ones after it and is reported; the promotion stands (it is recorded before the first job starts).
  */
 async function runDownstream(
-  opts: EngineOptions,
+  opts: JobRunner,
   model: ModelConfig,
   env: string,
-  jobs: DownstreamJob[]
+  jobs: DownstreamJob[],
+  modelUri: string | undefined
 ): Promise<DownstreamOutcome[]> {
   const { context, log } = opts
   const outcomes: DownstreamOutcome[] = []
@@ -787,6 +800,8 @@ async function runDownstream(
       `${model.name}\0on_promote\0${name}`,
       path.resolve(context.outputRoot, env, model.name, 'on-promote', name)
     )
+    // The jobs serve the new champion: its artifact, where it has one.
+    if (modelUri !== undefined) ctx.modelUri = modelUri
     let run: RemoteRun | undefined
     try {
       if (!opts.jobBackend) throw new Error('this run cannot start on_promote jobs')
@@ -819,6 +834,22 @@ async function runDownstream(
     }
   }
   return outcomes
+}
+
+/**
+ * A rollback's `on_promote` jobs: the environment's jobs run for the restored champion (its commit
+ * as ML_PROMOTE_SHA, its artifact as ML_PROMOTE_MODEL_URI), so what serves follows the record.
+ */
+export function rollbackJobs(
+  opts: JobRunner,
+  model: ModelConfig,
+  env: string,
+  restored: Champion
+): Promise<DownstreamOutcome[]> {
+  const jobs = model.onPromote?.[env] ?? []
+  if (jobs.length === 0) return Promise.resolve([])
+  const context = { ...opts.context, sha: restored.sha, ref: restored.ref ?? opts.context.ref }
+  return runDownstream({ ...opts, context }, model, env, jobs, restored.modelUri)
 }
 
 async function cancelQuietly(
@@ -855,9 +886,11 @@ async function reusePassedGate(
   environment: string,
   sha: string
 ): Promise<ModelResult | undefined> {
-  const passed = (await store.history(model, environment)).find(
-    (p) => p.candidate.sha === sha && p.gate.verdict === 'pass'
-  )
+  const history = await store.history(model, environment)
+  // A commit rolled back in this environment earned no trust there: it is gated again.
+  if (history.some((p) => p.outcome === 'rolled_back' && p.candidate.rollback?.replacedSha === sha))
+    return undefined
+  const passed = history.find((p) => p.candidate.sha === sha && p.gate.verdict === 'pass')
   if (!passed) return undefined
   return {
     model,

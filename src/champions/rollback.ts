@@ -3,6 +3,9 @@
 // the store as it was.
 import type { Candidate, Champion, Promotion, RollbackRequest } from '../types.js'
 
+/** Longest rollback reason: it lives in a deployment payload or a version tag, shown in reports. */
+const MAX_REASON = 1000
+
 /** Shortest prefix `toSha` may be: shorter ones too easily match several commits. */
 const MIN_PREFIX = 7
 
@@ -17,6 +20,12 @@ export function restoredRecord<T extends Pick<Promotion, 'candidate' | 'outcome'
   records: T[]
 ): T {
   const where = `${request.model} [${request.environment}]`
+  const reason = request.reason.trim()
+  if (!reason || reason.length > MAX_REASON) {
+    throw new Error(
+      `${where}: a rollback needs a reason of 1 to ${MAX_REASON} characters (got ${reason.length}); it is kept in the history`
+    )
+  }
   if (!current) throw new Error(`${where} has no champion: there is nothing to roll back`)
   const champions = records.filter((r) => r.outcome === 'promoted' || r.outcome === 'rolled_back')
   if (request.toSha === undefined) {

@@ -302,7 +302,7 @@ export function downstreamFailures(results: ModelResult[]): string[] {
       .filter((d) => !d.ok)
       .map(
         (d) =>
-          `${r.model} [${r.environment}]: promoted, but its on_promote job ${d.name} failed: ${d.message ?? 'failed'}${d.url ? ` (${d.url})` : ''}; the new champion stays`
+          `${r.model} [${r.environment}]: ${r.action === 'rollback' ? 'rolled back' : 'promoted'}, but its on_promote job ${d.name} failed: ${d.message ?? 'failed'}${d.url ? ` (${d.url})` : ''}; the ${r.action === 'rollback' ? 'restored' : 'new'} champion stays`
       )
   )
 }
