@@ -142,6 +142,53 @@ describe('judging a pull request: the base decides who is judged, where and by w
     expect(change?.at).toMatchObject({ file: 'ml-promote.yml', line })
   })
 
+  it('keeps the base promote mode and retrain_paths, so a pull request cannot declare itself serving-only', () => {
+    const base = BASE.replace(
+      "    paths: ['models/fraud/**']\n",
+      "    promote: model\n    paths: ['models/fraud/**', 'serving/**']\n    retrain_paths: ['models/fraud/**']\n"
+    ).replace(
+      '    environments:\n      production: { run: python3 train.py --prod }\n',
+      '    evaluate: { backend: command, run: python3 evaluate.py, metrics: out/m.json }\n'
+    )
+    const baseConfig = load(base, 'ml-promote.yml@main').config
+    const judged = (head: string) => {
+      const loaded = load(head)
+      return judgingConfig(loaded.config, baseConfig, loaded.locate)
+    }
+    const narrowed = judged(
+      base.replace("retrain_paths: ['models/fraud/**']", "retrain_paths: ['models/fraud/never/**']")
+    )
+    const recoded = judged(
+      base
+        .replace('promote: model', 'promote: code')
+        .replace("    retrain_paths: ['models/fraud/**']\n", '')
+        .replace(
+          '    evaluate: { backend: command, run: python3 evaluate.py, metrics: out/m.json }\n',
+          ''
+        )
+    )
+    for (const j of [narrowed, recoded]) {
+      expect(j.config.models[0]).toMatchObject({
+        promote: 'model',
+        retrainPaths: ['models/fraud/**'],
+        evaluate: baseConfig.models[0]!.evaluate
+      })
+    }
+    expect(narrowed.changes.map((c) => [c.key, c.at?.line])).toEqual([
+      ['models.fraud.retrain_paths', 10]
+    ])
+    expect(recoded.changes.map((c) => [c.key, c.message])).toEqual([
+      [
+        'models.fraud.promote',
+        '"fraud" switches to promote: code after merge; until then it is promoted as model'
+      ],
+      [
+        'models.fraud.retrain_paths',
+        'the retrain_paths of "fraud" change; which changes retrain it is decided by the base until this is merged'
+      ]
+    ])
+  })
+
   it('fails a model the head renames, and judges the new name by the gate the pull request sets', () => {
     const j = judge(
       BASE.replace('  fraud:\n', '  fraud2:\n').replace('threshold: 0.9,', 'threshold: 0.1,')

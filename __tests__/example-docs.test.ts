@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   cpSync,
@@ -16,6 +15,7 @@ import path from 'node:path'
 import { parse } from 'yaml'
 import { metricRule, type MetricRule } from '../src/config/schema.js'
 import { evaluateGate } from '../src/gate.js'
+import { python as runPython, type PythonResult } from '../test/support/python.js'
 
 const SOURCE = path.resolve('examples/document-classifier')
 const TRAIN = 'models/docs/train.py'
@@ -33,31 +33,8 @@ const TRAIN_METRICS = [
 ]
 const EVALUATE_METRICS = ['accuracy', 'macro_f1', 'latency_ms', 'train_docs', 'test_docs']
 
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function python(
-  args: string[],
-  cwd: string,
-  env: Record<string, string | undefined>
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const base: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }
-    for (const key of Object.keys(base)) {
-      if (key.startsWith('ML_PROMOTE_') || key.startsWith('DOCS_')) delete base[key]
-    }
-    const child = spawn('python3', args, { cwd, env: { ...base, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const python = (args: string[], cwd: string, env: Record<string, string | undefined>) =>
+  runPython(args, cwd, env, ['DOCS_'])
 
 let work: string
 let project: string
@@ -86,7 +63,7 @@ async function run(
   script: string,
   env: Record<string, string | undefined>,
   cwd = project
-): Promise<Result & { metrics?: Output }> {
+): Promise<PythonResult & { metrics?: Output }> {
   const out = path.join(work, `run-${++runs}`, 'docs')
   const result = await python([script], cwd, {
     ML_PROMOTE_OUTPUT_DIR: out,

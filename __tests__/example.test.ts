@@ -1,5 +1,4 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals'
-import { spawn } from 'node:child_process'
 import {
   cpSync,
   existsSync,
@@ -14,36 +13,14 @@ import path from 'node:path'
 import { parse } from 'yaml'
 import { loadConfig } from '../src/config/load.js'
 import { evaluateGate } from '../src/gate.js'
+import { python as runPython, type PythonResult } from '../test/support/python.js'
 
 const PROJECT = path.resolve('examples/fraud-detection')
 const TRAIN = 'models/fraud/train.py'
 const DEMO_WORSE = { features: ['hour', 'card_present'], epochs: 1 }
 
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function python(
-  args: string[],
-  cwd: string,
-  env: Record<string, string | undefined>
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const base: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }
-    for (const key of Object.keys(base)) {
-      if (key.startsWith('ML_PROMOTE_') || key.startsWith('FRAUD_')) delete base[key]
-    }
-    const child = spawn('python3', args, { cwd, env: { ...base, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const python = (args: string[], cwd: string, env: Record<string, string | undefined>) =>
+  runPython(args, cwd, env, ['FRAUD_'])
 
 let work: string
 let runs = 0
@@ -52,7 +29,7 @@ let runs = 0
 async function train(
   env: Record<string, string | undefined>,
   options: { project?: string; dataDir?: string } = {}
-): Promise<Result & { out: string; dataDir: string; metrics?: Record<string, unknown> }> {
+): Promise<PythonResult & { out: string; dataDir: string; metrics?: Record<string, unknown> }> {
   const out = path.join(work, `run-${++runs}`, 'fraud')
   const dataDir = options.dataDir ?? path.join(work, `data-${runs}`)
   const result = await python([TRAIN], options.project ?? PROJECT, {

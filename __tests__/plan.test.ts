@@ -373,6 +373,53 @@ describe('path filters decide which models a code change concerns', () => {
   })
 })
 
+describe('promote: model — only retrain_paths retrain; a serving-only change trains nothing', () => {
+  const docs: ModelConfig = {
+    ...model('docs', ['models/docs/**', 'serving/**']),
+    promote: 'model',
+    retrainPaths: ['models/docs/**']
+  }
+  const cfg = config({ models: [docs, model('ranker')] })
+
+  it.each<{ event: EventName; branch: string; files: string[]; expected: string }>([
+    { event: 'pull_request', branch: 'main', files: ['serving/predict.py'], expected: 'skip' },
+    { event: 'push', branch: 'main', files: ['serving/predict.py'], expected: 'skip' },
+    {
+      event: 'push',
+      branch: 'main',
+      files: ['serving/predict.py', 'models/docs/train.py'],
+      expected: 'retrain'
+    },
+    { event: 'pull_request', branch: 'main', files: ['models/docs/train.py'], expected: 'gate' },
+    // A later environment evaluates the upstream artifact whatever changed: the engine decides.
+    { event: 'push', branch: 'release', files: ['serving/predict.py'], expected: 'retrain' }
+  ])('$event on $branch changing $files: $expected', ({ event, branch, files, expected }) => {
+    const p = plan(
+      cfg,
+      input(event, {
+        branch,
+        changedFiles: files,
+        ...(event === 'pull_request' ? { base: branch } : {})
+      })
+    )
+    const item = p.items.find((i) => i.model === 'docs')!
+    expect(item.action).toBe(expected)
+    if (expected === 'skip') expect(item.reason).toMatch(/^serving-only change: no changed file/)
+    // A deploy-code model with no paths is concerned by every change, serving code included.
+    expect(p.items.find((i) => i.model === 'ranker')!.action).not.toBe('skip')
+  })
+
+  it('does not apply to deploy-code models or unknown changed files', () => {
+    const code = { ...docs, promote: 'code' as const }
+    const p = plan(
+      config({ models: [code] }),
+      input('push', { changedFiles: ['serving/predict.py'] })
+    )
+    expect(p.items[0]!.action).toBe('retrain')
+    expect(plan(cfg, input('push')).items[0]!.action).toBe('retrain')
+  })
+})
+
 describe('schedule retrains every scheduled environment', () => {
   it('with no scheduled environment: nothing', () => {
     const c = config({ environments: [env('staging', 'main'), env('production', 'release')] })
