@@ -166,6 +166,20 @@ describe('a training run end to end', () => {
     expect(outputOf[0]).not.toBe(run.id)
   })
 
+  it('tells an evaluation which artifact to score, and a training nothing of the kind', async () => {
+    const s = await setup({})
+    await s.backend.start(s.ctx({ modelUri: 'models:/docs/3' }))
+    await s.backend.start(s.ctx({ idempotencyKey: 'mlp-' + 'f'.repeat(32) }))
+    const [evaluation, training] = s.fake.callsTo('run-now').map(
+      (c) =>
+        c.body as {
+          job_parameters: Record<string, string>
+        }
+    )
+    expect(evaluation!.job_parameters.ML_PROMOTE_MODEL_URI).toBe('models:/docs/3')
+    expect(training!.job_parameters).not.toHaveProperty('ML_PROMOTE_MODEL_URI')
+  })
+
   it('passes through every life-cycle state on the way', async () => {
     const s = await setup({ fake: { pollsPerState: 2 } })
     const ctx = s.ctx()

@@ -141,6 +141,14 @@ describe('github-workflow backend: dispatch without run details (204, GHES)', ()
 })
 
 describe('github-workflow backend: inputs and refs', () => {
+  it('gives an evaluation the artifact as the model_uri input, and a training no such input', async () => {
+    const { fake, backend, ctx } = await setup({}, {})
+    await backend.start({ ...ctx, modelUri: 'runs:/abc/model' })
+    await backend.start({ ...ctx, idempotencyKey: 'f'.repeat(64) })
+    expect(fake.workflowRuns.map((r) => r.inputs.model_uri)).toEqual(['runs:/abc/model', undefined])
+    expect(fake.violations).toEqual([])
+  })
+
   it('refuses more than 25 inputs before any call', async () => {
     const inputs = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`extra_${i}`, 'x']))
     const { fake, backend, ctx } = await setup({}, { inputs })

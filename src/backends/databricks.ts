@@ -438,7 +438,9 @@ function remoteContext(ctx: TrainingContext): Record<string, string> {
     ML_PROMOTE_MODEL: ctx.model,
     ML_PROMOTE_SHA: ctx.sha,
     ML_PROMOTE_REF: ctx.ref,
-    ML_PROMOTE_RUN_ID: ctx.runId
+    ML_PROMOTE_RUN_ID: ctx.runId,
+    // Only an evaluation (promote: model) is told which artifact to score.
+    ...(ctx.modelUri === undefined ? {} : { ML_PROMOTE_MODEL_URI: ctx.modelUri })
   }
 }
 

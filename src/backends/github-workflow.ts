@@ -265,7 +265,13 @@ export class GithubWorkflowBackend implements Backend {
       run_id: ctx.runId,
       correlation_id: ctx.idempotencyKey
     }
-    const inputs = { ...this.spec.inputs, ...own }
+    // Only an evaluation (promote: model) is told which artifact to score; a workflow that
+    // evaluates declares the input, one that trains never receives it.
+    const inputs = {
+      ...this.spec.inputs,
+      ...own,
+      ...(ctx.modelUri === undefined ? {} : { model_uri: ctx.modelUri })
+    }
     const count = Object.keys(inputs).length
     if (count > MAX_INPUTS) {
       throw new TrainingError(
