@@ -240,7 +240,7 @@ const cases: Case[] = [
       '    gate: { auc: { threshold: 0.9 } }'
     ),
     problems: [
-      '2:1 unknown key "owner" at the top level; expected one of version, gate_environment, champions, max_parallel, environments, models'
+      '2:1 unknown key "owner" at the top level; expected one of version, gate_environment, champions, sweep_workflow, max_parallel, environments, models'
     ]
   },
   {
@@ -884,6 +884,22 @@ const cases: Case[] = [
       '7:14 models.docs.promote must be one of "code", "model" (got string "models"); did you mean "model"?',
       '12:21 models.ranker.retrain_paths[0] is not a valid glob (got "train/[a-"): Missing closing: "]" - use "\\\\]" to match literal characters',
       '16:21 unknown key "metric" in models.ranker.environments.production; did you mean "metrics"?'
+    ]
+  },
+  {
+    name: 'sweep_workflow must be a workflow file name',
+    yaml: doc(
+      'version: 1',
+      'sweep_workflow: .github/workflows/ml-sweep.yml',
+      'environments:',
+      '  staging: { branch: main }',
+      'models:',
+      '  fraud:',
+      '    train: { backend: command, run: make, metrics: m.json }',
+      '    gate: { auc: { threshold: 0.9 } }'
+    ),
+    problems: [
+      '2:17 sweep_workflow must be a workflow file name such as ml-sweep.yml (got string ".github/workflows/ml-sweep.yml")'
     ]
   },
   {

@@ -62,6 +62,18 @@ function sent(text: string): { eventTypes: string[]; keys: string[]; backends: s
 
 const recipes = blocks(section()).filter((b) => b.text.includes('event_type'))
 
+function yamlBlocks(): Array<{ text: string; doc: Record<string, any> }> {
+  return blocks(section())
+    .filter((b) => b.lang === 'yaml')
+    .map((b) => ({ text: b.text, doc: parse(b.text) as Record<string, any> }))
+}
+
+function reconcileStep(workflow: Record<string, any>): Record<string, any> {
+  return workflow.jobs.reconcile.steps.find((s: any) =>
+    String(s.uses).startsWith('ml-promote/ml-promote@')
+  )
+}
+
 describe('README completion callbacks', () => {
   it('has a sender for each remote backend', () => {
     const backends = recipes.flatMap((b) => sent(b.text).backends).sort()
@@ -82,20 +94,25 @@ describe('README completion callbacks', () => {
     }
   )
 
-  it('the reconcile workflow listens for that event, workflow_run completions and the safety cron', () => {
-    const workflow = blocks(section())
-      .filter((b) => b.lang === 'yaml')
-      .map((b) => parse(b.text) as Record<string, any>)
-      .find((w) => w?.on?.repository_dispatch)
+  it('the reconcile workflow listens for that event and workflow_run completions', () => {
+    const workflow = yamlBlocks().find((w) => w.doc?.on?.repository_dispatch)
     expect(workflow).toBeDefined()
-    expect(workflow!.on.repository_dispatch.types).toEqual([CALLBACK_EVENT_TYPE])
-    expect(workflow!.on.workflow_run.types).toEqual(['completed'])
-    const step = workflow!.jobs.reconcile.steps.find((s: any) =>
-      String(s.uses).startsWith('ml-promote/ml-promote@')
-    )
-    expect(step.with.mode).toBe('reconcile')
-    // The bench prices the callback recipe with the README's safety cron.
-    const [cron] = workflow!.on.schedule.map((s: { cron: string }) => s.cron)
+    const on = workflow!.doc.on
+    expect(on.repository_dispatch.types).toEqual([CALLBACK_EVENT_TYPE])
+    expect(on.workflow_run.types).toEqual(['completed'])
+    // The sweep has a workflow of its own: the one that receives the callbacks is never turned off.
+    expect(on.schedule).toBeUndefined()
+    expect(reconcileStep(workflow!.doc).with.mode).toBe('reconcile')
+  })
+
+  it('the safety sweep is the workflow the config names, on the cron the bench prices', () => {
+    const named = /^sweep_workflow: (\S+)$/m.exec(section())
+    expect(named).not.toBeNull()
+    const sweep = yamlBlocks().find((w) => w.text.startsWith(`# .github/workflows/${named![1]}\n`))
+    expect(sweep).toBeDefined()
+    expect(reconcileStep(sweep!.doc).with.mode).toBe('reconcile')
+    expect(sweep!.doc.permissions.actions).toBe('write')
+    const [cron] = sweep!.doc.on.schedule.map((s: { cron: string }) => s.cron)
     const hours = /^\d+ \*\/(\d+) \* \* \*$/.exec(cron)
     expect(hours).not.toBeNull()
     const bench = /const SAFETY_EVERY_S = (\d+) \* 60 \* 60/.exec(read('bench/detached.bench.ts'))

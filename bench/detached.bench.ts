@@ -26,9 +26,10 @@ const TOKEN = 'ghs_benchDetached'
 
 const billed = (seconds: number) => Math.ceil((JOB_STARTUP_S + seconds) / 60)
 
-function config(models: number): string {
+function config(models: number, sweep = false): string {
   const lines = [
     'version: 1',
+    ...(sweep ? ['sweep_workflow: ml-sweep.yml'] : []),
     'environments:',
     '  staging: { branch: main }',
     '  production: { branch: release }',
@@ -45,7 +46,7 @@ function config(models: number): string {
   return lines.join('\n') + '\n'
 }
 
-async function setUp(models: number) {
+async function setUp(models: number, sweep = false) {
   const github = await FakeGitHub.start({
     workflowRun: {
       queuedPolls: 1,
@@ -55,7 +56,7 @@ async function setUp(models: number) {
     }
   })
   const ws = exampleWorkspace()
-  writeFileSync(path.join(ws.dir, '.github/ml-promote.yml'), config(models))
+  writeFileSync(path.join(ws.dir, '.github/ml-promote.yml'), config(models, sweep))
   const sha = commitAll(ws.dir, `${models} models`)
   github.setBranch('main', sha)
   const run = async (event: string, payload: Record<string, unknown>, inputs = {}) => {
@@ -65,7 +66,10 @@ async function setUp(models: number) {
       event,
       payload,
       inputs: { 'github-token': TOKEN, ...inputs },
-      env: { GITHUB_API_URL: github.url }
+      env: {
+        GITHUB_API_URL: github.url,
+        GITHUB_WORKFLOW_REF: 'octo-org/fraud-models/.github/workflows/ml-sweep.yml@refs/heads/main'
+      }
     })
     return { ...r, seconds: Number(process.hrtime.bigint() - t) / 1e9 }
   }
@@ -119,6 +123,25 @@ it('detached gates: billed minutes and API calls', async () => {
     'runner-seconds ratio',
     `${(waitingSeconds / callbackSeconds).toFixed(0)} (${waitingSeconds.toFixed(0)} s / ${callbackSeconds.toFixed(1)} s)`
   )
+
+  // A month with nothing to train: an hourly safety sweep that always runs, against one that
+  // turns itself off (sweep_workflow). Each hour's cron runs a job only while the fake says the
+  // workflow is enabled, as GitHub does.
+  const HOURS = 30 * 24
+  const idleMonth = await setUp(1, true)
+  let selfDisabling = 0
+  try {
+    for (let hour = 0; hour < HOURS; hour++) {
+      if (idleMonth.github.disabledWorkflows.has('ml-sweep.yml')) continue
+      const idle = await idleMonth.run('schedule', {}, { mode: 'reconcile' })
+      if (idle.code !== 0) throw new Error(idle.stdout)
+      selfDisabling += billed(idle.seconds)
+    }
+  } finally {
+    await idleMonth.github.close()
+  }
+  figure('billed minutes idle month, hourly safety cron always on', HOURS * billed(seconds.idle))
+  figure('billed minutes idle month, self-disabling safety sweep', selfDisabling)
 
   // 200 models × 2 environments with a year of weekly retrains recorded, nothing pending.
   const many = await setUp(200)

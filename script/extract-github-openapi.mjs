@@ -44,6 +44,8 @@ const OPERATIONS = [
   'POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
   'POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches',
   'GET /repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs',
+  'PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable',
+  'PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable',
   'GET /repos/{owner}/{repo}/actions/runs/{run_id}',
   'POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel',
   'GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals',

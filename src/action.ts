@@ -34,6 +34,7 @@ import {
 } from './report/markdown.js'
 import type {
   Champion,
+  ChampionStore,
   Config,
   ConfigProblem,
   DownstreamOutcome,
@@ -404,6 +405,10 @@ export async function main(): Promise<void> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     clearTimeout(timer)
+  }
+  if (octokit && config.sweepWorkflow && results.some((r) => r.verdict === 'pending')) {
+    // The safety sweep runs only while something is pending; it turns itself off afterwards.
+    await tools.switchWorkflow(octokit, repo, config.sweepWorkflow, true, log)
   }
   if (thePlan.kind === 'gate') results.push(...removedModelResults(judging, relConfig))
   for (const r of results) {
@@ -797,6 +802,11 @@ async function reconcileRun(r: {
         report
       })
   )
+  if (octokit && config.sweepWorkflow) {
+    // A sweep that looked at every pending training and concluded them all knows none is left.
+    const settled = !match && reconciled.every((x) => x.concluded)
+    await idleSweep(config.sweepWorkflow, settled, store, octokit, tools, repo, log)
+  }
   if (match && reconciled.length === 0) {
     log.notice(
       `no training started without waiting matches ${match.describe}; nothing was concluded`
@@ -813,6 +823,35 @@ async function reconcileRun(r: {
   const bad = results.filter((x) => x.verdict === 'fail' || x.verdict === 'error')
   if (bad.length)
     throw new Error(bad.map((x) => `${x.model} [${x.environment}]: ${x.reason}`).join('\n'))
+}
+
+/**
+ * After a reconcile: with nothing left pending, the safety sweep is turned off, so an idle
+ * repository runs no scheduled job at all. A training recorded while it was being turned off is
+ * seen by the second look, which turns it back on. The workflow that receives the callbacks is
+ * never turned off: that would drop them.
+ */
+async function idleSweep(
+  sweep: string,
+  settled: boolean,
+  store: ChampionStore,
+  octokit: Octokit,
+  tools: GithubTools,
+  repo: RepoRef,
+  log: Logger
+): Promise<void> {
+  if (!store.pending) return
+  const current = path.basename((process.env.GITHUB_WORKFLOW_REF ?? '').replace(/@.*$/, ''))
+  if (current === sweep && isCallbackEvent(process.env.GITHUB_EVENT_NAME ?? '')) {
+    log.warning(
+      `sweep_workflow ${sweep} also receives the completion callbacks; it is never turned off, so give the safety sweep a workflow of its own (see the README)`
+    )
+    return
+  }
+  if (!settled && (await store.pending()).length > 0) return
+  if (!(await tools.switchWorkflow(octokit, repo, sweep, false, log))) return
+  if ((await store.pending()).length > 0)
+    await tools.switchWorkflow(octokit, repo, sweep, true, log)
 }
 
 /**

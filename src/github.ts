@@ -209,3 +209,30 @@ export async function runApprovals(
     return undefined
   }
 }
+
+/**
+ * Turns the safety-sweep workflow on (a training is pending) or off (none is). True when GitHub
+ * took it; a token without `actions: write` gets a warning and the run's result is unchanged.
+ */
+export async function switchWorkflow(
+  octokit: Octokit,
+  repo: RepoRef,
+  workflow: string,
+  on: boolean,
+  log: { info(message: string): void; warning(message: string): void }
+): Promise<boolean> {
+  try {
+    const args = { ...repo, workflow_id: workflow }
+    if (on) await octokit.rest.actions.enableWorkflow(args)
+    else await octokit.rest.actions.disableWorkflow(args)
+    log.info(
+      `safety sweep ${workflow} ${on ? 'enabled: a training is pending' : 'disabled: nothing is pending'}`
+    )
+    return true
+  } catch (e) {
+    log.warning(
+      `could not ${on ? 'enable' : 'disable'} the safety sweep ${workflow} (sweep_workflow)${isForbidden(e) ? ': the token needs actions: write' : ''}: ${(e as Error).message}`
+    )
+    return false
+  }
+}

@@ -658,6 +658,7 @@ function normalise(source: Source, raw: RawConfig, resolved: Resolved): Config {
     environments,
     models,
     champions: raw.champions ?? championsSpec.parse({}),
-    ...(raw.max_parallel === undefined ? {} : { maxParallel: raw.max_parallel })
+    ...(raw.max_parallel === undefined ? {} : { maxParallel: raw.max_parallel }),
+    ...(raw.sweep_workflow === undefined ? {} : { sweepWorkflow: raw.sweep_workflow })
   }
 }

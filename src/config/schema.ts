@@ -251,6 +251,13 @@ export const configSchema = z
       .optional()
       .describe('Where pull requests are trained and gated (default: first environment).'),
     champions: championsSpec.optional(),
+    sweep_workflow: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+\.ya?ml$/, 'must be a workflow file name such as ml-sweep.yml')
+      .optional()
+      .describe(
+        'The workflow file (in .github/workflows/, this repository) whose schedule runs mode: reconcile as a safety net for lost completion callbacks. ml-promote enables it while a training started with wait: false is pending and disables it when none is, so an idle repository runs no sweep. It must not be the workflow that receives the callbacks.'
+      ),
     max_parallel: z
       .int()
       .min(1)
@@ -329,4 +336,6 @@ export interface Config {
   champions: ChampionsSpec
   /** `max_parallel`: trainings at once, unless the run says otherwise. */
   maxParallel?: number
+  /** `sweep_workflow`: the safety sweep, enabled only while a training is pending. */
+  sweepWorkflow?: string
 }

@@ -265,6 +265,8 @@ export class FakeGitHub {
   /** Deployments removed through the API, in the order they were deleted. */
   readonly deletedDeployments: DeploymentState[] = []
   readonly workflowRuns: WorkflowRunState[] = []
+  /** Workflow files disabled through the API (`…/workflows/{workflow_id}/disable`). */
+  readonly disabledWorkflows = new Set<string>()
   /** Reviews of environment deployments, by workflow run id (`…/runs/{run_id}/approvals`). */
   readonly approvals = new Map<
     number,
@@ -1277,6 +1279,16 @@ export class FakeGitHub {
       run.status = 'completed'
       run.conclusion = 'cancelled'
       return { status: 202, body: {} }
+    },
+
+    'PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable': (ctx) => {
+      this.disabledWorkflows.delete(String(ctx.params.workflow_id))
+      return { status: 204 }
+    },
+
+    'PUT /repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable': (ctx) => {
+      this.disabledWorkflows.add(String(ctx.params.workflow_id))
+      return { status: 204 }
     },
 
     'GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals': (ctx) => {
