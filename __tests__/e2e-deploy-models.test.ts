@@ -414,3 +414,62 @@ describe('action with GitHub deployments as champions: production promotes the a
     expect(fake.violations).toEqual([])
   })
 })
+
+describe('CLI: an artifact rolled back in production is not promoted there again by a push', () => {
+  it('skips the evaluation of the rolled-back artifact until staging promotes a new one', async () => {
+    const dir = classifierRepo()
+    const first = await promotedEverywhere(dir)
+    // A second artifact reaches production, then is rolled back there.
+    change(dir, 'more-epochs', (d) => editParams(d, { epochs: 12 }))
+    merge(dir, 'more-epochs', 'main')
+    expect((await pushTo(dir, 'main')).result.promoted).toBe(true)
+    merge(dir, 'main', 'release')
+    expect((await pushTo(dir, 'release')).result.promoted).toBe(true)
+    const second = champions(dir).production!.modelUri!
+    expect(second).not.toBe(first.production!.modelUri)
+    const rollback = await runCli(
+      [
+        'rollback',
+        '--model',
+        MODEL,
+        '--environment',
+        'production',
+        '--reason',
+        'misroutes refund tickets'
+      ],
+      { cwd: dir }
+    )
+    expect(rollback.status).toBe(0)
+    expect(champions(dir).production!.modelUri).toBe(first.production!.modelUri)
+
+    // Staging still serves the rolled-back artifact: the next release push must not bring it back.
+    change(dir, 'serving-tweak', biggerBatches)
+    merge(dir, 'serving-tweak', 'main')
+    merge(dir, 'main', 'release')
+    const written = metricsWritten(dir)
+    const { status, result } = await pushTo(dir, 'release')
+    expect(status).toBe(0)
+    expect(result.verdict).toBe('skipped')
+    expect(result.reason).toMatch(
+      new RegExp(
+        `^the artifact ${second} was rolled back in production on \\d{4}-\\d{2}-\\d{2} \\(misroutes refund tickets\\): it is not promoted there again by a push; promote a new artifact into staging`
+      )
+    )
+    expect(result.run).toBeUndefined()
+    expect(metricsWritten(dir)).toBe(written)
+    expect(champions(dir).production!.modelUri).toBe(first.production!.modelUri)
+
+    // A person may still retry it on purpose.
+    const retried = await run(
+      dir,
+      '--event',
+      'workflow_dispatch',
+      '--branch',
+      'release',
+      '--environment',
+      'production'
+    )
+    expect(retried.result.run?.backend).toBe('command')
+    expect(retried.result.lineage?.modelUri).toBe(second)
+  }, 60_000)
+})

@@ -180,6 +180,42 @@ describe('a rollback redeploys, and does not vouch for the commit it replaced', 
     expect(after.champion.sha).toBe(first)
   })
 
+  it('a scheduled retrain does not promote a rolled-back commit again; a manual one may', async () => {
+    const ws = exampleWorkspace()
+    const cli = (...args: string[]) => runCli([...args, '--quiet'], { cwd: ws.dir })
+    git(ws.dir, 'checkout', '-q', '-b', 'release')
+    const release = async (...args: string[]) => {
+      const run = await cli('run', '--branch', 'release', '--json', ...args)
+      return { status: run.status, result: JSON.parse(run.stdout)[0] }
+    }
+    expect((await release('--event', 'push')).result.promoted).toBe(true)
+    const second = reseed(ws.dir, 7)
+    expect((await release('--event', 'push')).result.promoted).toBe(true)
+    const rolledBack = await cli(
+      'rollback',
+      '--model',
+      MODEL,
+      '--environment',
+      'production',
+      '--reason',
+      REASON
+    )
+    expect(rolledBack.status).toBe(0)
+
+    const scheduled = await release('--event', 'schedule')
+    expect(scheduled.status).toBe(0)
+    expect(scheduled.result).toMatchObject({ verdict: 'skipped', promoted: false })
+    expect(scheduled.result.reason).toContain(
+      `commit ${second.slice(0, 7)} was rolled back in production on`
+    )
+    expect(scheduled.result.reason).toContain('not promoted there again by a scheduled run')
+    expect(scheduled.result.run).toBeUndefined()
+
+    const manual = await release('--event', 'workflow_dispatch', '--environment', 'production')
+    expect(manual.result.run.backend).toBe('command')
+    expect(manual.result.champion.sha).toBe(ws.sha)
+  })
+
   it('refuses a reason longer than the history keeps, writing nothing', async () => {
     const ws = exampleWorkspace()
     const cli = (...args: string[]) => runCli([...args, '--quiet'], { cwd: ws.dir })

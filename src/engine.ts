@@ -277,6 +277,27 @@ async function trainAndGate(
       }
       Object.assign(lineage, artifactOf(upstream!, evaluation.upstream))
       ctx.modelUri = lineage.modelUri
+    }
+    // Only a person's explicit run retries what a rollback took back in this environment.
+    if (item.action === 'retrain' && opts.plan.event !== 'workflow_dispatch') {
+      const history = await store.history(model.name, env)
+      const taken = evaluation
+        ? withdrawn(history, (r) => r.candidate.modelUri === lineage.modelUri)
+        : withdrawn(history, (r) => r.candidate.sha === context.sha)
+      if (taken) {
+        const what = evaluation
+          ? `the artifact ${lineage.modelUri}`
+          : `commit ${context.sha.slice(0, 7)}`
+        return {
+          ...base,
+          verdict: 'skipped',
+          reason: `${what} was rolled back in ${env} on ${taken.at.slice(0, 10)} (${taken.candidate.rollback?.reason ?? 'no reason recorded'}): it is not promoted there again by a ${opts.plan.event === 'schedule' ? 'scheduled run' : 'push'}; ${evaluation ? `promote a new artifact into ${evaluation.upstream}` : 'merge a fix'}, or retrain by hand (workflow_dispatch) to retry it`,
+          champion: championView(champion),
+          durationMs: Date.now() - begun
+        }
+      }
+    }
+    if (evaluation) {
       log.info(
         `${model.name} [${env}]: evaluating the artifact ${evaluation.upstream} trained at ${lineage.trainedSha?.slice(0, 7)} (${lineage.modelUri}); nothing is trained`
       )
@@ -378,6 +399,25 @@ interface Conclusion {
   pendingId?: string
   /** Fixed when it started: trigger, gate, and the artifact an evaluation scores. */
   lineage: Lineage
+}
+
+/**
+ * The rollback that took back, in this environment, a champion `replaced` describes (newest first
+ * history): a rolled_back record whose replaced champion — the newest earlier champion record of
+ * the commit it names — matches.
+ */
+function withdrawn(
+  history: Promotion[],
+  replaced: (record: Promotion) => boolean
+): Promotion | undefined {
+  return history.find((rollback, i) => {
+    const sha = rollback.outcome === 'rolled_back' ? rollback.candidate.rollback?.replacedSha : ''
+    if (!sha) return false
+    const was = history
+      .slice(i + 1)
+      .find((r) => r.outcome !== 'rejected' && r.candidate.sha === sha)
+    return was !== undefined && replaced(was)
+  })
 }
 
 /**
