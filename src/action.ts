@@ -16,7 +16,7 @@ import {
   type Judging,
   type Locate
 } from './config/judging.js'
-import { reconcilePending, rollbackJobs, runPlan, type Reconciled } from './engine.js'
+import { reconcilePending, rollbackChampion, runPlan, type Reconciled } from './engine.js'
 import type { Octokit, RepoRef } from './github.js'
 import { getInputs, repoRef, type Inputs } from './inputs.js'
 import { actionLogger } from './log.js'
@@ -248,7 +248,6 @@ export async function main(): Promise<void> {
   if (inputs.mode === 'rollback') {
     return rollbackRun({
       config,
-      relConfig,
       inputs,
       octokit,
       tools,
@@ -338,7 +337,10 @@ export async function main(): Promise<void> {
   const store = await actionStore(config, octokit, repo, stateDir, log)
   // A promotion names who approved the job when it ran in an environment with reviewers.
   const approvedBy =
-    octokit && thePlan.kind === 'retrain' && Number(process.env.GITHUB_RUN_ID) > 0
+    octokit &&
+    thePlan.kind === 'retrain' &&
+    thePlan.items.some((i) => i.action !== 'skip') &&
+    Number(process.env.GITHUB_RUN_ID) > 0
       ? await tools.runApprovals(octokit, repo, Number(process.env.GITHUB_RUN_ID), log)
       : undefined
   const pending = new PendingRuns()
@@ -861,7 +863,6 @@ async function idleSweep(
  */
 async function rollbackRun(r: {
   config: Config
-  relConfig: string
   inputs: Inputs
   octokit: Octokit | undefined
   tools: GithubTools
@@ -870,17 +871,7 @@ async function rollbackRun(r: {
   log: Logger
   deadline: number
 }): Promise<void> {
-  const { config, relConfig, inputs, octokit, tools, repo, workspace, log, deadline } = r
-  const model = inputs.models![0]!
-  const environment = inputs.environment!
-  if (!config.models.some((m) => m.name === model))
-    throw new Error(
-      `${relConfig} has no model "${model}" (models: ${config.models.map((m) => m.name).join(', ')})`
-    )
-  if (!config.environments.some((e) => e.name === environment))
-    throw new Error(
-      `${relConfig} has no environment "${environment}" (environments: ${config.environments.map((e) => e.name).join(', ')})`
-    )
+  const { config, inputs, octokit, tools, repo, workspace, log, deadline } = r
   const actor = process.env.GITHUB_ACTOR || 'workflow'
   const store = await actionStore(
     config,
@@ -889,62 +880,53 @@ async function rollbackRun(r: {
     path.resolve(workspace, '.ml-promote'),
     log
   )
-  const { restored, replaced } = await core.group(`Roll back ${model} in ${environment}`, () =>
-    store.rollback({
-      model,
-      environment,
-      ...(inputs.rollbackTo ? { toSha: inputs.rollbackTo } : {}),
-      reason: inputs.reason!,
-      trigger: `rollback by ${actor}`
-    })
-  )
-  const reason = `restored ${restored.sha.slice(0, 7)}${replaced ? `, replacing ${replaced.sha.slice(0, 7)}` : ''}: ${inputs.reason}`
-  log.notice(`${model} [${environment}]: ${reason}`)
   const abort = new AbortController()
   const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`workflow cancelled (${sig})`))
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
-  const downstream = await rollbackJobs(
-    {
-      context: {
-        repo: `${repo.owner}/${repo.repo}`,
-        sha: restored.sha,
-        ref:
-          restored.ref ??
-          `refs/heads/${config.environments.find((e) => e.name === environment)!.branch}`,
-        workspace,
-        runId: process.env.GITHUB_RUN_ID || `local-${Date.now()}`,
-        outputRoot: path.join(
-          process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
-          'ml-promote-out'
-        )
-      },
-      log,
-      signal: abort.signal,
-      deadline,
-      jobBackend: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo })
-    },
-    config.models.find((m) => m.name === model)!,
-    environment,
-    restored
-  ).finally(() => {
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
-  })
-  const result: ModelResult = {
-    model,
-    environment,
-    action: 'rollback',
-    verdict: 'pass',
-    reason,
-    sha: restored.sha,
-    metrics: restored.metrics,
-    champion: restored,
-    promoted: true,
-    ...(downstream.length ? { downstream } : {})
-  }
-  setOutputs('pass', environment, [result])
-  await writeSummary(rollbackSummary(model, environment, restored, replaced, actor, downstream))
+  const { result, restored, replaced } = await core
+    .group(`Roll back ${inputs.models![0]} in ${inputs.environment}`, () =>
+      rollbackChampion({
+        config,
+        store,
+        request: {
+          model: inputs.models![0]!,
+          environment: inputs.environment!,
+          ...(inputs.rollbackTo ? { toSha: inputs.rollbackTo } : {}),
+          reason: inputs.reason!,
+          trigger: `rollback by ${actor}`
+        },
+        context: {
+          repo: `${repo.owner}/${repo.repo}`,
+          workspace,
+          runId: process.env.GITHUB_RUN_ID || `local-${Date.now()}`,
+          outputRoot: path.join(
+            process.env.RUNNER_TEMP || path.join(workspace, '.ml-promote'),
+            'ml-promote-out'
+          )
+        },
+        log,
+        signal: abort.signal,
+        deadline,
+        jobBackend: (spec) => tools.createBackend(spec, { env: process.env, log, octokit, repo })
+      })
+    )
+    .finally(() => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    })
+  log.notice(`${result.model} [${result.environment}]: ${result.reason}`)
+  setOutputs('pass', result.environment, [result])
+  await writeSummary(
+    rollbackSummary(
+      result.model,
+      result.environment!,
+      restored,
+      replaced,
+      actor,
+      result.downstream ?? []
+    )
+  )
   const failed = downstreamFailures([result])
   if (failed.length) throw new Error(failed.join('\n'))
 }

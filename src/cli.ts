@@ -8,7 +8,7 @@ import { createStore } from './champions/index.js'
 import { judgingConfig, modelNotes, removedModelResults, type Judging } from './config/judging.js'
 import { renderJsonSchema } from './config/json-schema.js'
 import { formatProblem, loadConfig, loadConfigFile } from './config/load.js'
-import { reconcilePending, rollbackJobs, runPlan } from './engine.js'
+import { reconcilePending, rollbackChampion, runPlan } from './engine.js'
 import { consoleLogger } from './log.js'
 import { plan as makePlan, PlanError, renderPlan } from './plan.js'
 import { downstreamFailures, overallVerdict, renderText } from './report/markdown.js'
@@ -158,55 +158,41 @@ export async function cli(argv: string[]): Promise<number> {
   }
 
   if (command === 'rollback') {
-    const model = values.model
-    const environment = values.environment
-    if (!model) throw new UsageError('rollback needs --model <name>')
-    if (!config.models.some((m) => m.name === model))
-      throw new UsageError(
-        `${relConfig} has no model "${model}" (models: ${config.models.map((m) => m.name).join(', ')})`
-      )
-    if (!environment) throw new UsageError('rollback needs --environment <name>')
-    if (!config.environments.some((e) => e.name === environment))
-      throw new UsageError(
-        `${relConfig} has no environment "${environment}" (environments: ${config.environments.map((e) => e.name).join(', ')})`
-      )
+    if (!values.model) throw new UsageError('rollback needs --model <name>')
+    if (!values.environment) throw new UsageError('rollback needs --environment <name>')
     // A rollback is read later by people asking why the model changed: it is not recorded without why.
     const reason = values.reason?.trim()
     if (!reason) throw new UsageError('rollback needs --reason <text>: it is kept in the history')
     const store = await createStore(config, { env: process.env, log, stateDir, inActions: false })
-    const { restored, replaced } = await store.rollback({
-      model,
-      environment,
-      ...(values.to ? { toSha: values.to } : {}),
-      reason,
-      trigger: `rollback by ${process.env.USER || 'cli'}`
-    })
-    const downstream = await rollbackJobs(
-      {
-        context: {
-          repo: repoName(cwd),
-          sha: restored.sha,
-          ref:
-            restored.ref ??
-            `refs/heads/${config.environments.find((e) => e.name === environment)!.branch}`,
-          workspace: cwd,
-          runId: `local-${Date.now().toString(36)}`,
-          outputRoot: path.join(stateDir, 'runs')
-        },
-        log,
-        signal: new AbortController().signal,
-        deadline: Date.now() + 6 * 3_600_000,
-        jobBackend: (spec) => createBackend(spec, { env: process.env, log })
+    const { result, restored, replaced } = await rollbackChampion({
+      config,
+      store,
+      request: {
+        model: values.model,
+        environment: values.environment,
+        ...(values.to ? { toSha: values.to } : {}),
+        reason,
+        trigger: `rollback by ${process.env.USER || 'cli'}`
       },
-      config.models.find((m) => m.name === model)!,
-      environment,
-      restored
-    )
+      context: {
+        repo: repoName(cwd),
+        workspace: cwd,
+        runId: `local-${Date.now().toString(36)}`,
+        outputRoot: path.join(stateDir, 'runs')
+      },
+      log,
+      signal: new AbortController().signal,
+      deadline: Date.now() + 6 * 3_600_000,
+      jobBackend: (spec) => createBackend(spec, { env: process.env, log })
+    }).catch((e: unknown) => {
+      throw e instanceof PlanError ? new UsageError(e.message) : e
+    })
+    const downstream = result.downstream ?? []
     if (values.json)
       process.stdout.write(JSON.stringify({ ...restored, downstream }, null, 2) + '\n')
     else
       process.stdout.write(
-        `${model} [${environment}]: restored ${describeChampion(restored)}\n` +
+        `${result.model} [${result.environment}]: restored ${describeChampion(restored)}\n` +
           (replaced ? `  replaced: ${describeChampion(replaced).split('\n')[0]}\n` : '') +
           downstream
             .map(
@@ -214,17 +200,7 @@ export async function cli(argv: string[]): Promise<number> {
             )
             .join('')
       )
-    const failed = downstreamFailures([
-      {
-        model,
-        environment,
-        action: 'rollback',
-        verdict: 'pass',
-        reason: '',
-        promoted: true,
-        downstream
-      }
-    ])
+    const failed = downstreamFailures([result])
     for (const f of failed) process.stderr.write(`${f}\n`)
     return failed.length ? 1 : 0
   }

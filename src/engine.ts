@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { isTransient } from './backends/http.js'
+import { PlanError } from './plan.js'
 import { reported } from './backends/metrics.js'
 import { evaluateGate } from './gate.js'
 import { DEFAULT_MAX_PARALLEL, defaultLocalParallel, limiter } from './limit.js'
@@ -22,6 +23,7 @@ import type {
   Plan,
   PlannedModel,
   RemoteRun,
+  RollbackRequest,
   RunStatus,
   PendingTraining,
   Promotion,
@@ -222,11 +224,18 @@ async function trainAndGate(
   const env = item.environment as string
   const { context, log, store } = opts
   const base = { model: model.name, environment: env, action: item.action, promoted: false }
+  // One read of the environment's history serves the checks before training and the trend after.
+  let history: Promotion[] | undefined
   if (item.action === 'gate') {
-    const reused = await reusePassedGate(store, model.name, env, context.sha).catch((e: Error) => {
-      log.warning(`could not look for an earlier gate of ${context.sha.slice(0, 7)}: ${e.message}`)
-      return undefined
-    })
+    const reused = await store
+      .history(model.name, env)
+      .then((h) => reusePassedGate((history = h), model.name, env, context.sha))
+      .catch((e: Error) => {
+        log.warning(
+          `could not look for an earlier gate of ${context.sha.slice(0, 7)}: ${e.message}`
+        )
+        return undefined
+      })
     if (reused) return reused
   }
 
@@ -280,7 +289,7 @@ async function trainAndGate(
     }
     // Only a person's explicit run retries what a rollback took back in this environment.
     if (item.action === 'retrain' && opts.plan.event !== 'workflow_dispatch') {
-      const history = await store.history(model.name, env)
+      history = await store.history(model.name, env)
       const taken = evaluation
         ? withdrawn(history, (r) => r.candidate.modelUri === lineage.modelUri)
         : withdrawn(history, (r) => r.candidate.sha === context.sha)
@@ -351,7 +360,8 @@ async function trainAndGate(
       champion,
       status,
       begun,
-      lineage
+      lineage,
+      history
     })
   } catch (e) {
     if (backend && run && opts.signal.aborted) await cancelQuietly(backend, run, ctx)
@@ -399,6 +409,8 @@ interface Conclusion {
   pendingId?: string
   /** Fixed when it started: trigger, gate, and the artifact an evaluation scores. */
   lineage: Lineage
+  /** The environment's history, when it was read before training (else it is read here). */
+  history?: Promotion[]
 }
 
 /**
@@ -477,7 +489,9 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
   }
   const metrics = await backend.metrics(run, ctx)
   const gate = evaluateGate(c.gate, metrics, champion?.metrics)
-  const history = await recentHistory(store, model.name, env, ctx.log)
+  const history = c.history
+    ? trend(c.history)
+    : await recentHistory(store, model.name, env, ctx.log)
   const training = reported(metrics)
   // An evaluation names the artifact it scored; what it reports as model_uri is not a new one.
   const lineage: Lineage = lineageOf({
@@ -522,6 +536,16 @@ async function conclude(c: Conclusion): Promise<ModelResult> {
 
 const HISTORY_SHOWN = 5
 
+/** The report's trend: the environment's latest outcomes (history newest first). */
+function trend(history: Promotion[]): NonNullable<ModelResult['history']> {
+  return history.slice(0, HISTORY_SHOWN).map((p) => ({
+    sha: p.candidate.sha,
+    at: p.at,
+    outcome: p.outcome,
+    metrics: p.candidate.metrics
+  }))
+}
+
 /**
  * The last few outcomes in the environment, for the report's trend. Read before this outcome is
  * recorded; the GitHub store answers it from the same page as the champion lookup.
@@ -533,12 +557,7 @@ async function recentHistory(
   log: Logger
 ): Promise<NonNullable<ModelResult['history']>> {
   try {
-    return (await store.history(model, env)).slice(0, HISTORY_SHOWN).map((p) => ({
-      sha: p.candidate.sha,
-      at: p.at,
-      outcome: p.outcome,
-      metrics: p.candidate.metrics
-    }))
+    return trend(await store.history(model, env))
   } catch (e) {
     log.warning(`could not read the ${env} history of ${model}: ${(e as Error).message}`)
     return []
@@ -876,20 +895,59 @@ async function runDownstream(
   return outcomes
 }
 
+export interface RollbackOptions extends Omit<JobRunner, 'context'> {
+  config: Config
+  store: ChampionStore
+  request: RollbackRequest
+  /** Where the restored champion's `on_promote` jobs run; their commit is the champion's. */
+  context: Omit<RunContext, 'sha' | 'ref'>
+}
+
 /**
- * A rollback's `on_promote` jobs: the environment's jobs run for the restored champion (its commit
- * as ML_PROMOTE_SHA, its artifact as ML_PROMOTE_MODEL_URI), so what serves follows the record.
+ * Restores an earlier champion of one model in one environment (the store picks and records it),
+ * then runs the environment's `on_promote` jobs for it — its commit as ML_PROMOTE_SHA, its artifact
+ * as ML_PROMOTE_MODEL_URI — so what serves follows the record. A failing job is in the result's
+ * `downstream`; the rollback stands.
  */
-export function rollbackJobs(
-  opts: JobRunner,
-  model: ModelConfig,
-  env: string,
-  restored: Champion
-): Promise<DownstreamOutcome[]> {
-  const jobs = model.onPromote?.[env] ?? []
-  if (jobs.length === 0) return Promise.resolve([])
-  const context = { ...opts.context, sha: restored.sha, ref: restored.ref ?? opts.context.ref }
-  return runDownstream({ ...opts, context }, model, env, jobs, restored.modelUri)
+export async function rollbackChampion(
+  opts: RollbackOptions
+): Promise<{ result: ModelResult; restored: Champion; replaced?: Champion }> {
+  const { config, store, request } = opts
+  const model = config.models.find((m) => m.name === request.model)
+  if (!model) {
+    throw new PlanError(
+      `${config.file} has no model "${request.model}" (models: ${config.models.map((m) => m.name).join(', ')})`
+    )
+  }
+  const env = config.environments.find((e) => e.name === request.environment)
+  if (!env) {
+    throw new PlanError(
+      `${config.file} has no environment "${request.environment}" (environments: ${config.environments.map((e) => e.name).join(', ')})`
+    )
+  }
+  const { restored, replaced } = await store.rollback(request)
+  const jobs = model.onPromote?.[env.name] ?? []
+  const context = {
+    ...opts.context,
+    sha: restored.sha,
+    ref: restored.ref ?? `refs/heads/${env.branch}`
+  }
+  const downstream = jobs.length
+    ? await runDownstream({ ...opts, context }, model, env.name, jobs, restored.modelUri)
+    : []
+  const result: ModelResult = {
+    model: model.name,
+    environment: env.name,
+    action: 'rollback',
+    verdict: 'pass',
+    reason: `restored ${restored.sha.slice(0, 7)}${replaced ? `, replacing ${replaced.sha.slice(0, 7)}` : ''}: ${request.reason}`,
+    sha: restored.sha,
+    metrics: restored.metrics,
+    champion: restored,
+    promoted: true,
+    ...(downstream.length ? { downstream } : {})
+  }
+  return { result, restored, ...(replaced ? { replaced } : {}) }
 }
 
 async function cancelQuietly(
@@ -920,16 +978,14 @@ function restLines(s: string | undefined): string | undefined {
  * A pull request whose head commit already passed this environment's gate (e.g. main → release,
  * whose head was promoted in staging when it was pushed to main) is not trained again.
  */
-async function reusePassedGate(
-  store: ChampionStore,
+function reusePassedGate(
+  history: Promotion[],
   model: string,
   environment: string,
   sha: string
-): Promise<ModelResult | undefined> {
-  const history = await store.history(model, environment)
+): ModelResult | undefined {
   // A commit rolled back in this environment earned no trust there: it is gated again.
-  if (history.some((p) => p.outcome === 'rolled_back' && p.candidate.rollback?.replacedSha === sha))
-    return undefined
+  if (withdrawn(history, (r) => r.candidate.sha === sha)) return undefined
   const passed = history.find((p) => p.candidate.sha === sha && p.gate.verdict === 'pass')
   if (!passed) return undefined
   return {

@@ -196,7 +196,6 @@ function chartNumber(n: number): string {
   return Math.abs(n) < 1 ? n.toFixed(12) : BigInt(Math.round(n)).toString()
 }
 
-/** One model's section: headline, run link, metric table, notes. */
 /**
  * The lineage facts of a record: the artifact and where it was trained, the data version, what
  * started it, a rollback's reason, the approver. Every value is untrusted text.
@@ -221,6 +220,7 @@ export function lineageFacts(l: Lineage | undefined): string[] {
   return facts
 }
 
+/** One model's section: headline, run link, metric table, notes. */
 export function modelSection(r: ModelResult): string {
   const parts = [`### ${headline(r)}`]
   for (const note of r.notes ?? []) parts.push(`> ${text(note)}`)
