@@ -20,6 +20,18 @@ import {
 const MODEL = 'fraud-detector'
 const REASON = 'false positives doubled after the last promotion'
 
+/** `ml-promote rollback` of the example's model in `environment`, with `reason` and any `more`. */
+const rollbackArgs = (environment: string, reason: string, ...more: string[]) => [
+  'rollback',
+  '--model',
+  MODEL,
+  '--environment',
+  environment,
+  '--reason',
+  reason,
+  ...more
+]
+
 /** A commit that changes the model a little: it still passes the gate, with other metrics. */
 function reseed(dir: string, seed: number): string {
   const p = path.join(dir, 'models/fraud/params.json')
@@ -47,15 +59,7 @@ describe('ml-promote rollback (CLI, file store)', () => {
     expect(refused.status).toBe(2)
     expect(refused.stderr).toContain('rollback needs --reason')
 
-    const rollback = await cli(
-      'rollback',
-      '--model',
-      MODEL,
-      '--environment',
-      'staging',
-      '--reason',
-      REASON
-    )
+    const rollback = await cli(...rollbackArgs('staging', REASON))
     expect(rollback.stderr).toBe('')
     expect(rollback.status).toBe(0)
     expect(rollback.stdout).toContain(`${MODEL} [staging]: restored ${ws.sha.slice(0, 7)}`)
@@ -74,17 +78,7 @@ describe('ml-promote rollback (CLI, file store)', () => {
     })
     expect((await cli('champions')).stdout).toContain('  trigger: rollback by alice')
 
-    const again = await cli(
-      'rollback',
-      '--model',
-      MODEL,
-      '--environment',
-      'staging',
-      '--to',
-      ws.sha.slice(0, 8),
-      '--reason',
-      'x'
-    )
+    const again = await cli(...rollbackArgs('staging', 'x', '--to', ws.sha.slice(0, 8)))
     expect(again.status).toBe(2)
     expect(again.stderr).toContain(`${ws.sha.slice(0, 7)} is already the champion`)
 
@@ -155,15 +149,7 @@ describe('a rollback redeploys, and does not vouch for the commit it replaced', 
     const before = JSON.parse((await gate()).stdout)[0]
     expect(before).toMatchObject({ verdict: 'pass', reused: true })
 
-    const rollback = await cli(
-      'rollback',
-      '--model',
-      MODEL,
-      '--environment',
-      'staging',
-      '--reason',
-      REASON
-    )
+    const rollback = await cli(...rollbackArgs('staging', REASON))
     expect(rollback.stderr).toBe('')
     expect(rollback.status).toBe(0)
     expect(rollback.stdout).toContain('on_promote serve: done')
@@ -191,15 +177,7 @@ describe('a rollback redeploys, and does not vouch for the commit it replaced', 
     expect((await release('--event', 'push')).result.promoted).toBe(true)
     const second = reseed(ws.dir, 7)
     expect((await release('--event', 'push')).result.promoted).toBe(true)
-    const rolledBack = await cli(
-      'rollback',
-      '--model',
-      MODEL,
-      '--environment',
-      'production',
-      '--reason',
-      REASON
-    )
+    const rolledBack = await cli(...rollbackArgs('production', REASON))
     expect(rolledBack.status).toBe(0)
 
     const scheduled = await release('--event', 'schedule')
@@ -223,15 +201,7 @@ describe('a rollback redeploys, and does not vouch for the commit it replaced', 
     reseed(ws.dir, 7)
     expect((await cli('run', '--event', 'push', '--branch', 'main')).status).toBe(0)
     const state = readFileSync(path.join(ws.dir, '.ml-promote/state.json'), 'utf8')
-    const long = await cli(
-      'rollback',
-      '--model',
-      MODEL,
-      '--environment',
-      'staging',
-      '--reason',
-      'x'.repeat(1001)
-    )
+    const long = await cli(...rollbackArgs('staging', 'x'.repeat(1001)))
     expect(long.status).not.toBe(0)
     expect(long.stderr).toContain('a rollback needs a reason of 1 to 1000 characters (got 1001)')
     expect(readFileSync(path.join(ws.dir, '.ml-promote/state.json'), 'utf8')).toBe(state)
